@@ -1,0 +1,50 @@
+"""The `interp` command line. Each command group lives in its own module with `register(subparsers)`."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+# command-group modules, in --help order; each exposes register(subparsers)
+GROUPS = ["model", "capture", "generate", "reward", "re_control", "vas", "reprpo", "divergence", "app_cmd", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interp",
+        description="Read and edit a language model's residual stream; run RE-Control, VAS, ReprPO and "
+        "reward-divergence pipelines; explore the results.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in GROUPS:
+        try:
+            module = importlib.import_module(f"app.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"app.cli.{name}":
+                continue  # group not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
+        if os.environ.get("INTERP_DEBUG"):
+            raise
+        print(f"interp: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

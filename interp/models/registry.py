@@ -1,0 +1,150 @@
+"""`load_model(spec)`: registered names, local Hugging Face folders, and hub names when a hub is reachable.
+
+Every spec resolves to a local folder of safetensors + tokenizer first; the bridge is then
+booted around the HF model loaded from that folder, so nothing is fetched at run time.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from interp.models.model import Model
+from interp.models.paths import cache_dir
+
+TINY_ARCHS = {"tiny-random-llama": "llama", "tiny-random-gpt2": "gpt2", "tiny-random-neox": "neox"}
+
+
+def _tiny(name: str) -> Callable[[Path], Path]:
+    def build(out: Path) -> Path:
+        from interp.models.tiny_random import build_tiny_random
+
+        return build_tiny_random(TINY_ARCHS[name], out)
+
+    return build
+
+
+def _stories(out: Path) -> Path:
+    from interp.models.stories260k import build_stories260k
+
+    return build_stories260k(out)
+
+
+def _smollm2(out: Path) -> Path:
+    from interp.models.smollm2 import build_smollm2
+
+    return build_smollm2(out)
+
+
+# name -> builder that writes a HF folder (safetensors + tokenizer) into the given path
+REGISTERED: dict[str, Callable[[Path], Path]] = {
+    "smollm2-135m-instruct": _smollm2,
+    "stories260k": _stories,
+    **{name: _tiny(name) for name in TINY_ARCHS},
+}
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def registered_folder(name: str) -> Path:
+    """The cached HF folder of a registered model, built on first use (atomically: built aside, renamed)."""
+    out = cache_dir() / "models" / name
+    if (out / "config.json").exists() and any(out.glob("*.safetensors")):
+        return out
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent if out.parent.exists() else _mk(out.parent)))
+    try:
+        REGISTERED[name](tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _mk(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def resolve_spec(spec: str) -> Path:
+    """Map a spec to a local HF folder, or raise an error that names what would work offline."""
+    if spec in REGISTERED:
+        return registered_folder(spec)
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ValueError(f"{path} is a folder but holds no config.json: not a Hugging Face model folder")
+        return path
+    if spec.startswith((".", "/", "~")) or os.sep in spec and spec.count("/") != 1:
+        raise FileNotFoundError(f"model folder {spec!r} does not exist")
+    return _from_hub(spec)
+
+
+def _from_hub(name: str) -> Path:
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    known = ", ".join(sorted(REGISTERED))
+    if not offline:
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"]))
+        except Exception as e:  # noqa: BLE001 - any hub failure becomes one clear message
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    else:
+        reason = "HF_HUB_OFFLINE=1"
+    raise ValueError(
+        f"model spec {name!r} is not a registered name nor a local folder, and the hub is not reachable "
+        f"({reason}). Offline alternatives: a registered name ({known}) or the path of a local "
+        "Hugging Face model folder."
+    )
+
+
+def load_model(
+    spec: str = DEFAULT_MODEL,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    trust_remote_code: bool = False,
+    device_map: str | dict | None = None,
+) -> Model:
+    """Load `spec` as a hooked `Model` (a TransformerBridge around the HF model).
+
+    `device_map` spreads a big model over devices (Accelerate); otherwise the model goes to
+    `device` (default: CUDA when available).
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    folder = resolve_spec(spec)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformer_lens.model_bridge import TransformerBridge
+
+    if device is None and device_map is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    kwargs = dict(dtype=dtype, trust_remote_code=trust_remote_code, attn_implementation="eager")
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    hf = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=_has_safetensors(folder), **kwargs)
+    if device_map is None:
+        hf = hf.to(device)
+    hf.eval()
+    bridge = TransformerBridge.boot_transformers(
+        str(folder), hf_model=hf, tokenizer=tokenizer, dtype=dtype, trust_remote_code=trust_remote_code
+    )
+    # boot may wrap the tokenizer; keep left padding for generation
+    tok = bridge.tokenizer or tokenizer
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return Model(bridge=bridge, tokenizer=tok, spec=spec, path=folder)
+
+
+def _has_safetensors(folder: Path) -> bool:
+    return any(Path(folder).glob("*.safetensors"))

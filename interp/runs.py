@@ -1,0 +1,113 @@
+"""Run directories: the contract between pipelines and the explorer.
+
+Every pipeline step writes into `runs/<name>/<step>/`: `config.json` (every setting, seed,
+model spec, package versions), its artifacts, and `metrics.json` last, as the mark that the
+step finished. A step whose `metrics.json` exists and whose config matches is skipped;
+a different config is refused unless `force=True`.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interp.io import read_json, write_json
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VERSIONED = ("torch", "transformers", "transformer-lens", "sae-lens", "trl", "peft", "accelerate", "interp")
+_SECRET = re.compile(r"(key|token|secret|password)", re.IGNORECASE)
+
+
+class RunConfigMismatch(RuntimeError):
+    """A run directory already holds a step made with another configuration."""
+
+
+def safe_name(name: str, what: str = "run name") -> str:
+    """Refuse names that could escape the runs directory (`..`, `/`, absolute paths)."""
+    for part in Path(name).parts:
+        if not _NAME.match(part) or part in (".", ".."):
+            raise ValueError(
+                f"invalid {what} {name!r}: use letters, digits, '.', '_' or '-' (optionally "
+                "nested with '/'), with no '..' and no absolute path"
+            )
+    if Path(name).is_absolute():
+        raise ValueError(f"invalid {what} {name!r}: must be relative to the runs directory")
+    return name
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for pkg in _VERSIONED:
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def scrub_secrets(config: dict[str, Any]) -> dict[str, Any]:
+    """Drop values whose key looks like a credential: no secret is written into a run directory."""
+    out = {}
+    for k, v in config.items():
+        if _SECRET.search(k) and not k.endswith(("_tokens", "max_new_tokens")) and k not in ("tokenizer",):
+            if isinstance(v, str) and v:
+                continue
+        out[k] = scrub_secrets(v) if isinstance(v, dict) else v
+    return out
+
+
+@dataclass
+class Step:
+    """One step's directory with its config; `done` when metrics.json exists for this config."""
+
+    path: Path
+    config: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        return (self.path / "metrics.json").exists()
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def finish(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        write_json(self.path / "metrics.json", metrics)
+        return metrics
+
+    def metrics(self) -> dict[str, Any]:
+        return read_json(self.path / "metrics.json")
+
+
+def open_step(run_dir: str | Path, step: str, config: dict[str, Any], force: bool = False) -> Step:
+    """Prepare `run_dir/step/` for `config`.
+
+    - no directory yet: create it and write config.json;
+    - same config: reuse (a finished step is skipped by the caller via `step.done`; an
+      unfinished one resumes from its checkpoints);
+    - another config: raise RunConfigMismatch unless `force`, which clears the step.
+    """
+    safe_name(step, "step name")
+    path = Path(run_dir) / step
+    config = json.loads(json.dumps(scrub_secrets(config), default=str))
+    cfg_file = path / "config.json"
+    if cfg_file.exists():
+        old = read_json(cfg_file)
+        same = {k: v for k, v in old.items() if k != "versions"} == config
+        if not same:
+            if not force:
+                changed = sorted(k for k in set(old) | set(config) if k != "versions" and old.get(k) != config.get(k))
+                raise RunConfigMismatch(
+                    f"{path} was written with another config (differs in: {', '.join(changed)}); "
+                    "use another run name, or pass --force to redo this step"
+                )
+            shutil.rmtree(path)
+        elif force:
+            shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if not cfg_file.exists():
+        write_json(cfg_file, {**config, "versions": package_versions()})
+    return Step(path=path, config=config)
