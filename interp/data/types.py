@@ -1,0 +1,36 @@
+"""Plain value objects every loader returns and every method consumes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt to complete. `messages` keeps a multi-turn history as [{role, content}] when known."""
+
+    text: str
+    id: str = ""
+    messages: tuple[dict[str, str], ...] | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One prompt with a preferred (`chosen`) and a dispreferred (`rejected`) response."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    id: str = ""
+    messages: tuple[dict[str, str], ...] | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """A text with a class label (e.g. a movie-review sentence with polarity 1/0)."""
+
+    text: str
+    label: int
+    id: str = ""

@@ -1,0 +1,49 @@
+"""Attaching functions to bridge HookPoints with handles that are always removed.
+
+We register plain PyTorch forward hooks on the HookPoint modules (rather than the bridge's
+global `hooks()` context) so that each handle can be removed on its own, several can stack
+on one site in order, and they fire when the HF model is called directly (KV-cached steps).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from torch import Tensor
+
+from interp.sites import Site, parse_site
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
+
+HookFn = Callable[[Tensor], "Tensor | None"]
+
+
+def hook_point(model: "Model", site: "Site | str"):
+    site = parse_site(site)
+    name = site.hook_name(model)
+    hp = model.bridge.hook_dict.get(name)
+    if hp is None:
+        raise ValueError(f"model {model.spec!r} has no hook {name!r} for site {site}")
+    return hp
+
+
+@contextmanager
+def attached(model: "Model", hooks: list[tuple["Site | str", HookFn]]) -> Iterator[None]:
+    """Attach `(site, fn)` pairs in order; `fn(acts)` may return a replacement. Removed on exit, also on error."""
+    handles = []
+    try:
+        for site, fn in hooks:
+            hp = hook_point(model, site)
+
+            def torch_hook(module, inputs, output, _fn=fn):
+                if not isinstance(output, Tensor):
+                    return None
+                new = _fn(output)
+                return new if new is not None else None
+
+            handles.append(hp.register_forward_hook(torch_hook))
+        yield
+    finally:
+        for h in handles:
+            h.remove()

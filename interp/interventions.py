@@ -1,0 +1,129 @@
+"""Editing the residual stream: small intervention values composed as context managers.
+
+    with intervene(model, AddVector(resid_post(6), v, scale=4.0), ProjectOut(mlp_out(3), d)):
+        generate(model, prompts)
+
+Hooks are attached in the order given (two on one site apply in that order) and are always
+removed on exit, also when the body raises. They fire on every forward, so they stay active
+during KV-cached generation, where each step after the prompt sees one position.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterator
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from interp.hooks import attached
+from interp.sites import Site, parse_site
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
+
+Acts = Float[Tensor, "batch pos d_model"]
+
+
+class Intervention:
+    """Base: `apply(acts) -> acts` at `site`."""
+
+    site: Site
+
+    def apply(self, acts: Acts) -> Acts:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check(self, model: "Model") -> None:
+        """Validate against the model before any hook is attached."""
+        self.site = parse_site(self.site).resolve(model)
+
+
+def _vector_check(vec: Tensor, model: "Model", what: str) -> None:
+    if vec.shape[-1] != model.d_model:
+        raise ValueError(f"{what} has width {vec.shape[-1]} but model {model.spec!r} has d_model={model.d_model}")
+
+
+@dataclass
+class AddVector(Intervention):
+    """acts + scale * vector (a steering vector)."""
+
+    site: Site
+    vector: Float[Tensor, "d_model"]
+    scale: float = 1.0
+
+    def check(self, model: "Model") -> None:
+        super().check(model)
+        _vector_check(self.vector, model, "steering vector")
+
+    def apply(self, acts: Acts) -> Acts:
+        return acts + self.scale * self.vector.to(acts.device, acts.dtype)
+
+
+@dataclass
+class ProjectOut(Intervention):
+    """acts - (acts . d) d with d the unit direction: removes one direction from the stream."""
+
+    site: Site
+    direction: Float[Tensor, "d_model"]
+
+    def check(self, model: "Model") -> None:
+        super().check(model)
+        _vector_check(self.direction, model, "direction")
+
+    def apply(self, acts: Acts) -> Acts:
+        d = self.direction.to(acts.device, acts.dtype)
+        d = d / d.norm().clamp(min=1e-12)
+        return acts - (acts @ d).unsqueeze(-1) * d
+
+
+@dataclass
+class Replace(Intervention):
+    """Replace activations by `value` (broadcast: a `[d]` vector or a full `[batch pos d]` tensor)."""
+
+    site: Site
+    value: Tensor
+
+    def apply(self, acts: Acts) -> Acts:
+        return self.value.to(acts.device, acts.dtype).expand_as(acts).clone()
+
+
+@dataclass
+class ApplyFunction(Intervention):
+    """acts -> fn(acts), for anything the other values do not cover (e.g. test-time optimisation)."""
+
+    site: Site
+    fn: Callable[[Acts], Acts]
+
+    def apply(self, acts: Acts) -> Acts:
+        return self.fn(acts)
+
+
+@dataclass
+class ApplyModule(Intervention):
+    """A learned controller: acts -> module(acts), or acts + module(acts) when `residual`."""
+
+    site: Site
+    module: nn.Module
+    residual: bool = False
+
+    def apply(self, acts: Acts) -> Acts:
+        out = self.module(acts)
+        return acts + out if self.residual else out
+
+
+@contextmanager
+def intervene(model: "Model", *interventions: Intervention) -> Iterator[None]:
+    """Activate interventions in order for the body; hooks are removed on exit, even on error."""
+    for iv in interventions:
+        iv.check(model)
+    with attached(model, [(iv.site, iv.apply) for iv in interventions]):
+        yield
+
+
+def no_op(site: Site | str = "final") -> ApplyFunction:
+    """An intervention that changes nothing: measures hook overhead in benchmarks."""
+    return ApplyFunction(parse_site(site), lambda acts: acts)
+
+
+__all__ = ["Intervention", "AddVector", "ProjectOut", "Replace", "ApplyFunction", "ApplyModule", "intervene", "no_op", "torch"]
