@@ -34,3 +34,18 @@ class LabelledText:
     text: str
     label: int
     id: str = ""
+
+
+class Loaded(list):
+    """A loader's items as a plain list, plus where they came from and what was left out and why.
+
+    `dropped` holds one line per skipped record ("line 1255: ...") so a count is `len(dropped)`.
+    """
+
+    def __init__(self, items: Any = (), source: str = "", dropped: list[str] | None = None):
+        super().__init__(items)
+        self.source = source
+        self.dropped: list[str] = list(dropped or [])
+
+    def __repr__(self) -> str:
+        return f"Loaded({len(self)} items from {self.source!r}, {len(self.dropped)} dropped)"

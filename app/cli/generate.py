@@ -1,0 +1,50 @@
+"""`interp generate`: batched generation, optionally steered by a contrast vector."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="generate text (batched, KV-cached), optionally with a steering vector")
+    p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompt", action="append", help="a prompt (repeatable)")
+    src.add_argument("--prompts", help="file of prompts: .txt (one per line) or .jsonl (field 'prompt')")
+    p.add_argument("--max-new-tokens", type=int, default=40)
+    p.add_argument("--sample", action="store_true", help="sample (temperature 1) instead of greedy")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chat", action="store_true", help="render prompts through the model's chat template")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--steer-site", help="site for a steering vector, e.g. resid_post:10")
+    p.add_argument("--steer-positive", nargs="+", default=[], help="prompts on the side to steer towards")
+    p.add_argument("--steer-negative", nargs="+", default=[], help="prompts on the side to steer away from")
+    p.add_argument("--scale", type=float, default=4.0, help="steering vector scale")
+    p.add_argument("--out", help="write generations as JSONL here")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.cli.common import read_prompts
+    from interp import DEFAULT_MODEL, AddVector, generate, load_model, parse_site
+    from interp.io import write_jsonl
+    from interp.steering import contrast_vector
+
+    prompts = args.prompt or read_prompts(args.prompts)
+    model = load_model(args.model or DEFAULT_MODEL)
+    interventions = []
+    if args.steer_site:
+        if not (args.steer_positive and args.steer_negative):
+            raise ValueError("--steer-site needs --steer-positive and --steer-negative prompts")
+        vec = contrast_vector(model, args.steer_site, args.steer_positive, args.steer_negative)
+        interventions.append(AddVector(parse_site(args.steer_site), vec, scale=args.scale))
+    out = generate(
+        model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.sample, temperature=args.temperature,
+        seed=args.seed, chat=None if args.chat else False, batch_size=args.batch_size, interventions=interventions,
+    )
+    rows = [{"prompt": p, "response": t, "n_tokens": len(toks)} for p, t, toks in zip(prompts, out.texts, out.tokens)]
+    if args.out:
+        write_jsonl(args.out, rows)
+    for r in rows:
+        print(json.dumps(r, ensure_ascii=False))
+    return 0

@@ -1,0 +1,96 @@
+"""Backbone overhead against plain Hugging Face, measured in one process.
+
+Prints one JSON object of ratios (lower is better for a, c; higher for b):
+ (a) forward capturing resid_post at every layer / raw HF forward
+ (b) ActivationStore collection tokens/s / raw forward tokens/s
+ (c) greedy generation of 64 tokens with a no-op intervention / HF generate
+Default: smollm2-135m-instruct, batch 8 x 128 tokens. Both sides use eager attention, the kernel
+the bridge needs for its attention hooks.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+
+import torch
+
+from benchmarks.common import emit, plain_hf, timeit
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--device", default=None)
+    args = ap.parse_args(argv)
+
+    from interp import capture, load_model, resid_post
+    from interp.interventions import no_op
+
+    model = load_model(args.model, device=args.device)
+    hf = plain_hf(model)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, model.vocab_size, (args.batch, args.tokens), generator=g).to(model.device)
+    mask = torch.ones_like(ids)
+    sites = [resid_post(l) for l in range(model.n_layers)]
+
+    with torch.no_grad():
+        t_raw = timeit(lambda: hf(input_ids=ids, attention_mask=mask), args.repeat)
+        t_cap = timeit(lambda: capture(model, ids, mask, sites), args.repeat)
+    result = {
+        "model": args.model, "device": str(model.device), "batch": args.batch, "tokens": args.tokens,
+        "a_capture_all_resid_post_over_hf_forward": t_cap / t_raw,
+    }
+
+    try:
+        from interp.store import collect
+    except ImportError:
+        collect = None
+    if collect is not None:
+        texts = [model.decode(row) for row in ids.tolist()]
+        tmp = tempfile.mkdtemp(prefix="bench-store-")
+        try:
+            def run_collect():
+                shutil.rmtree(tmp, ignore_errors=True)
+                collect(model, texts, [resid_post(model.n_layers // 2)], tmp, batch_size=args.batch,
+                        max_length=args.tokens, progress=False)
+
+            t_col = timeit(run_collect, max(2, args.repeat // 2))
+            from interp.store import ActivationStore
+
+            n_tok = ActivationStore.open(tmp).n_rows
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raw_tps = args.batch * args.tokens / t_raw
+        result["b_store_tokens_per_s_over_hf_forward_tokens_per_s"] = (n_tok / t_col) / raw_tps
+        result["store_tokens"] = n_tok
+
+    prompts_ids = ids[:, :32]
+    pmask = torch.ones_like(prompts_ids)
+    texts = [model.decode(r) for r in prompts_ids.tolist()]
+
+    def hf_generate():
+        hf.generate(input_ids=prompts_ids, attention_mask=pmask, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens,
+                    do_sample=False, pad_token_id=model.pad_token_id)
+
+    def ours():
+        from interp.generation import GenerationConfig, generate_batch
+        from interp.interventions import intervene
+
+        with intervene(model, no_op("final")):
+            generate_batch(model, prompts_ids.tolist(), GenerationConfig(max_new_tokens=args.new_tokens, stop_at_eos=False))
+
+    t_hf = timeit(hf_generate, max(2, args.repeat // 2))
+    t_ours = timeit(ours, max(2, args.repeat // 2))
+    result["c_generate_noop_intervention_over_hf_generate"] = t_ours / t_hf
+    result["seconds"] = {"hf_forward": t_raw, "capture_forward": t_cap, "hf_generate": t_hf, "ours_generate": t_ours}
+    emit(result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Benchmark helpers: median wall time of repeated runs, a plain HF reference model, JSON output."""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from typing import Callable
+
+import torch
+
+
+def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
+    """Median seconds of `repeat` runs after `warmup` runs (synchronising CUDA)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def plain_hf(model):
+    """The same weights as a plain HF model (no bridge, no hooks), with the same attention kernel."""
+    from transformers import AutoModelForCausalLM
+
+    hf = AutoModelForCausalLM.from_pretrained(model.path, dtype=model.dtype, attn_implementation="eager")
+    return hf.to(model.device).eval()
+
+
+def emit(result: dict) -> None:
+    print(json.dumps(result, indent=2))
+    sys.stdout.flush()

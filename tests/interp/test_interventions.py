@@ -1,0 +1,71 @@
+"""Intervention values: each does exactly its formula; width mismatches are refused."""
+import pytest
+import torch
+from torch import nn
+
+from interp import AddVector, ApplyModule, ProjectOut, Replace, capture, intervene, parse_site, resid_post, final, Site
+
+
+@pytest.fixture(scope="module")
+def model():
+    from tests.conftest import cached_model
+
+    return cached_model("tiny-random-llama")
+
+
+@pytest.fixture(scope="module")
+def batch(model):
+    return model.tokenize(["hello there", "a"])
+
+
+def test_project_out_removes_the_direction(model, batch):
+    d = torch.randn(model.d_model, generator=torch.Generator().manual_seed(0))
+    site = resid_post(1)
+    with intervene(model, ProjectOut(site, d)):
+        got = capture(model, *batch, [site])[site]
+    assert (got @ (d / d.norm())).abs().max() < 1e-4
+
+
+def test_replace_sets_the_value(model, batch):
+    v = torch.arange(model.d_model, dtype=torch.float32)
+    site = resid_post(2)
+    with intervene(model, Replace(site, v)):
+        got = capture(model, *batch, [site])[site]
+    assert torch.equal(got, v.expand_as(got))
+
+
+def test_apply_module_residual(model, batch):
+    lin = nn.Linear(model.d_model, model.d_model)
+    site = resid_post(0)
+    plain = capture(model, *batch, [site])[site]
+    with intervene(model, ApplyModule(site, lin, residual=True)):
+        got = capture(model, *batch, [site])[site]
+    torch.testing.assert_close(got, plain + lin(plain).detach())
+
+
+def test_scale_multiplies_the_vector(model, batch):
+    v = torch.randn(model.d_model)
+    site = resid_post(0)
+    plain = capture(model, *batch, [site])[site]
+    with intervene(model, AddVector(site, v, scale=-2.5)):
+        got = capture(model, *batch, [site])[site]
+    torch.testing.assert_close(got, plain - 2.5 * v)
+
+
+def test_wrong_width_is_refused_before_any_hook(model):
+    with pytest.raises(ValueError, match="width 7 but model .* d_model=64"):
+        with intervene(model, AddVector(resid_post(0), torch.zeros(7))):
+            pass
+    assert all(len(hp._forward_hooks) == 0 for hp in model.bridge.hook_dict.values())
+
+
+@pytest.mark.parametrize("text,site", [("resid_post:-1", Site("resid_post", -1)), ("mlp_out(3)", Site("mlp_out", 3)),
+                                       ("final", final()), ("final()", final()), ("attn_out.0", Site("attn_out", 0))])
+def test_parse_site(text, site):
+    assert parse_site(text) == site
+
+
+@pytest.mark.parametrize("bad", ["resid_post", "final:3", "neuron:2", "resid_post:x"])
+def test_parse_site_errors(bad):
+    with pytest.raises(ValueError):
+        parse_site(bad)
