@@ -122,7 +122,7 @@ def hh_rlhf(
     is reachable (see interp.data._files).
     """
     explicit = path is not None
-    file = _locate(Path(path) if explicit else default_path("hh-rlhf"), subset, split)
+    file = _locate(Path(path), subset, split) if explicit else _in_folder(default_path("hh-rlhf"), subset, split)
     id_prefix = f"hh-rlhf/{subset}-{split}"
     if file.is_file():
         return pairs_from_rows(((f"line {i}", r) for i, r in read_jsonl(file)), str(file), on_mismatch, id_prefix)
@@ -136,8 +136,10 @@ def hh_rlhf(
 
 
 def _locate(path: Path, subset: str, split: str) -> Path:
-    if not path.is_dir():
-        return path
+    return _in_folder(path, subset, split) if path.is_dir() else path
+
+
+def _in_folder(path: Path, subset: str, split: str) -> Path:
     for name in (f"{subset}-{split}.jsonl.gz", f"{subset}-{split}.jsonl"):
         if (path / name).is_file():
             return path / name

@@ -1,0 +1,86 @@
+"""A collection job run in a subprocess by the store tests (kill/resume, peak memory, two ranks).
+
+    python store_job.py OUT --n-texts 200 [--shard-rows 2048] [--report rss.json]
+Under `accelerate launch` / torchrun each process collects its share into OUT.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import threading
+import time
+
+SITES = ["resid_post.0", "resid_post.1", "resid_post.2", "resid_post.3", "final"]
+_WORDS = ("the cat sat on a mat while rain fell over quiet hills and small birds sang of "
+          "bright mornings lost ships old stories green rivers tired kings").split()
+
+
+def make_texts(n: int, seed: int = 0) -> list[str]:
+    """Deterministic texts of 10..40 words (~60..250 byte tokens each)."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(10, 40))) for _ in range(n)]
+
+
+class PeakRSS:
+    """Sample this process's RSS with psutil every few ms; keep the maximum."""
+
+    def __init__(self, every_s: float = 0.002) -> None:
+        import psutil
+
+        self.proc, self.every, self.peak = psutil.Process(), every_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.every)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("--n-texts", type=int, default=200)
+    p.add_argument("--shard-rows", type=int, default=2048)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--split", default="contiguous")
+    p.add_argument("--per-token", type=int, default=1)
+    p.add_argument("--report", default=None, help="write peak RSS and row counts here (JSON)")
+    args = p.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from interp.models import load_model
+    from interp.store import collect
+
+    model = load_model("tiny-random-llama", device="cpu")
+    texts = make_texts(args.n_texts)
+    import psutil
+
+    before = psutil.Process().memory_info().rss
+    t0 = time.time()
+    with PeakRSS() as rss:
+        store = collect(model, texts, SITES, args.out, batch_size=args.batch_size, shard_rows=args.shard_rows,
+                        per_token=bool(args.per_token), split=args.split, progress=False)
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump({"peak_rss": rss.peak, "rss_before_collect": before,
+                       "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                       "rows": store.n_rows, "shards": store.n_shards, "seconds": time.time() - t0,
+                       "bytes": sum((store.path / s.file).stat().st_size for s in store.shard_files())}, f)
+
+
+if __name__ == "__main__":
+    main()
