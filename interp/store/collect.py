@@ -91,7 +91,8 @@ def collect(
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    state = PartialState()
+    # a CPU model under torchrun / `accelerate launch` needs cpu=True for Accelerate to pick gloo
+    state = PartialState(cpu=model.device.type == "cpu")
     rank, world = state.process_index, state.num_processes
     resolved = [parse_site(s).resolve(model) for s in sites]
     store_dir = Path(store_dir)

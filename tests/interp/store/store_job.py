@@ -59,26 +59,35 @@ def main() -> None:
     p.add_argument("--report", default=None, help="write peak RSS and row counts here (JSON)")
     args = p.parse_args()
 
+    import os
+
     import torch
 
     torch.set_num_threads(1)
     from interp.models import load_model
     from interp.store import collect
+    from interp.store.manifest import read_manifests
 
     model = load_model("tiny-random-llama", device="cpu")
     texts = make_texts(args.n_texts)
     import psutil
 
+    resumed_from = sum(m.items_done for m in read_manifests(args.out)) if os.path.isdir(args.out) else 0
     before = psutil.Process().memory_info().rss
     t0 = time.time()
     with PeakRSS() as rss:
         store = collect(model, texts, SITES, args.out, batch_size=args.batch_size, shard_rows=args.shard_rows,
                         per_token=bool(args.per_token), split=args.split, progress=False)
-    if args.report:
+    seconds = time.time() - t0
+    if args.report and store.manifests and int(os.environ.get("RANK", "0")) == 0:
+        with PeakRSS() as read_rss:
+            n = sum(len(b["seq_id"]) for b in store.iter_batches(4096, shuffle=True, seed=0))
+        assert n == store.n_rows
         with open(args.report, "w") as f:
-            json.dump({"peak_rss": rss.peak, "rss_before_collect": before,
+            json.dump({"peak_rss": rss.peak, "rss_before_collect": before, "read_peak_rss": read_rss.peak,
                        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                       "rows": store.n_rows, "shards": store.n_shards, "seconds": time.time() - t0,
+                       "rows": store.n_rows, "shards": store.n_shards, "seconds": seconds,
+                       "resumed_from": resumed_from,
                        "bytes": sum((store.path / s.file).stat().st_size for s in store.shard_files())}, f)
 
 

@@ -1,0 +1,155 @@
+"""Train a sparse autoencoder with sae-lens on our own activation iterator, save it in sae-lens' format.
+
+We use sae-lens' `SAETrainer` directly with a custom data provider (any `Iterator[Tensor]` of
+`[batch d_in]` rows) rather than its `LanguageModelSAETrainingRunner`: the runner builds its
+own activation store from a HookedTransformer and an HF dataset of token windows, which would
+train on padding and knows nothing of our bridge sites; the trainer is the part that does the
+optimisation (Adam, LR schedule, L1 warm-up, TopK aux loss, dead-feature tracking, activation
+norm scaling folded into the weights at the end) and accepts exactly the iterator we have.
+
+Saved with `save_inference_model` (`cfg.json` + `sae_weights.safetensors`), loadable by
+`sae_lens.SAE.load_from_disk` or `load_sae` here.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import Tensor
+
+ARCHITECTURES = ("topk", "standard")
+
+
+@dataclass
+class SAETrainConfig:
+    """One SAE's training settings. `expansion` x d_in features; `k` for TopK, `l1_coefficient` for standard."""
+
+    architecture: str = "topk"
+    expansion: float = 4.0
+    k: int = 32
+    l1_coefficient: float = 5.0
+    l1_warm_up_steps: int = 0
+    lr: float = 3e-4
+    lr_warm_up_steps: int = 0
+    lr_decay_steps: int = 0
+    batch_size: int = 1024
+    training_tokens: int = 2_000_000
+    normalize_activations: str = "expected_average_only_in"
+    n_batches_for_norm_estimate: int = 50
+    dead_feature_window: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown SAE architecture {self.architecture!r}: choose one of {', '.join(ARCHITECTURES)}")
+        if self.expansion <= 0:
+            raise ValueError(f"expansion must be positive, got {self.expansion}")
+        if self.training_tokens < self.batch_size:
+            raise ValueError(
+                f"training_tokens ({self.training_tokens}) must be at least one batch ({self.batch_size})"
+            )
+
+    def d_sae(self, d_in: int) -> int:
+        return max(1, int(round(self.expansion * d_in)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_training_sae(cfg: SAETrainConfig, d_in: int, metadata: dict[str, Any] | None = None):
+    """A fresh sae-lens TrainingSAE for `cfg` (seeded initialisation)."""
+    from sae_lens.saes.sae import SAEMetadata
+    from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
+    from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
+
+    d_sae = cfg.d_sae(d_in)
+    meta = SAEMetadata(**(metadata or {}))
+    common = dict(d_in=d_in, d_sae=d_sae, normalize_activations=cfg.normalize_activations, metadata=meta)
+    torch.manual_seed(cfg.seed)
+    if cfg.architecture == "topk":
+        if not 1 <= cfg.k <= d_sae:
+            raise ValueError(f"TopK needs 1 <= k <= d_sae, got k={cfg.k} with d_sae={d_sae}; lower --sae-k")
+        return TopKTrainingSAE(TopKTrainingSAEConfig(k=cfg.k, **common))
+    return StandardTrainingSAE(
+        StandardTrainingSAEConfig(l1_coefficient=cfg.l1_coefficient, l1_warm_up_steps=cfg.l1_warm_up_steps, **common)
+    )
+
+
+def train_sae(
+    data: Iterator[Tensor],
+    d_in: int,
+    cfg: SAETrainConfig,
+    metadata: dict[str, Any] | None = None,
+    device: str = "cpu",
+):
+    """Train on `data` (endless `[batch_size d_in]` batches of real-token activations); return the trained SAE."""
+    from sae_lens import SAETrainer
+    from sae_lens.config import SAETrainerConfig
+
+    sae = build_training_sae(cfg, d_in, metadata)
+    steps = cfg.training_tokens // cfg.batch_size
+    trainer_cfg = SAETrainerConfig(
+        total_training_samples=steps * cfg.batch_size,
+        train_batch_size_samples=cfg.batch_size,
+        lr=cfg.lr,
+        lr_end=cfg.lr / 10,
+        lr_warm_up_steps=min(cfg.lr_warm_up_steps, steps),
+        lr_decay_steps=min(cfg.lr_decay_steps, max(steps - cfg.lr_warm_up_steps, 0)),
+        device=device,
+        dead_feature_window=cfg.dead_feature_window,
+        feature_sampling_window=max(cfg.dead_feature_window, 1),
+        n_batches_for_norm_estimate=cfg.n_batches_for_norm_estimate,
+    )
+    checked = _checked(data, d_in, cfg.batch_size)
+    trainer = SAETrainer(trainer_cfg, sae, checked)
+    return trainer.fit()
+
+
+def _checked(data: Iterator[Tensor], d_in: int, batch_size: int) -> Iterator[Tensor]:
+    for batch in data:
+        if batch.ndim != 2 or batch.shape[1] != d_in:
+            raise ValueError(f"SAE data batch has shape {tuple(batch.shape)}, expected [rows {d_in}]")
+        if batch.shape[0] != batch_size:
+            raise ValueError(f"SAE data batch has {batch.shape[0]} rows, expected batch_size={batch_size}")
+        yield batch.float()
+
+
+def save_sae(sae, folder: str | Path) -> Path:
+    """Save in sae-lens' inference format (cfg.json + sae_weights.safetensors), atomically (aside, then rename)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        if hasattr(sae, "save_inference_model"):
+            sae.save_inference_model(tmp)
+        else:
+            sae.save_model(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def load_sae(folder: str | Path, device: str = "cpu"):
+    """Load an SAE saved in sae-lens' format (safetensors weights only)."""
+    from sae_lens import SAE
+
+    folder = Path(folder)
+    if not (folder / "cfg.json").exists() or not (folder / "sae_weights.safetensors").exists():
+        raise FileNotFoundError(f"{folder} is not a saved sae-lens SAE (needs cfg.json and sae_weights.safetensors)")
+    sae = SAE.load_from_disk(folder, device=device)
+    sae.eval()
+    return sae
+
+
+def check_sae_for(sae, model, what: str = "SAE") -> None:
+    """Refuse an SAE trained on another model width."""
+    model.check_compatible(d_model=int(sae.cfg.d_in), what=what)

@@ -1,0 +1,270 @@
+"""The ReprPO training loop: LoRA on the policy, reference = adapter disabled, run under Accelerate.
+
+Setup: seed, tokenize (identical pairs dropped and counted), add LoRA (+ transforms), AdamW with
+linear warm-up then the chosen schedule, gradient clipping. Pairs are sharded over processes
+once (rank r owns every W-th pair of a seeded permutation) and reshuffled within the shard each
+epoch. Reference log-probabilities and response-pooled reference states are computed once per
+pair, before training, and cached in `out_dir` (reused on resume); ProjGrad/ProjBP need the
+reference's per-layer outputs and run their reference pass at each step instead.
+Checkpoints (adapter, transforms, optimizer, scheduler, step, history, RNG) are resumable.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from interp.io import load_tensors, save_tensors, write_jsonl
+from interp.sites import resid_post
+from methods.reprpo.adapter import add_lora, save_adapter
+from methods.reprpo.batches import PairBatch, TokenizedPairs, collate, tokenize_pairs
+from methods.reprpo.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from methods.reprpo.config import ReprPOConfig
+from methods.reprpo.layers import parse_layers
+from methods.reprpo.losses import LossInputs, compute_loss
+from methods.reprpo.policy import Policy, split_rows
+from methods.reprpo.projection import ProjBP, ProjGrad
+from methods.reprpo.transforms import LayerTransforms
+
+if TYPE_CHECKING:
+    from interp.data.types import PreferencePair
+    from interp.models.model import Model
+
+
+def lr_lambda(schedule: str, warmup: int, total: int):
+    """Linear warm-up over `warmup` steps, then constant, linear or cosine decay to zero at `total`."""
+    def f(step: int) -> float:
+        if warmup > 0 and step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        frac = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 1.0 - frac if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * frac))
+    return f
+
+
+@dataclass
+class StepResult:
+    loss: float
+    info: dict[str, float]
+    seconds: float
+
+
+class ReprPOTrainer:
+    def __init__(self, model: "Model", pairs: Sequence["PreferencePair"], cfg: ReprPOConfig,
+                 out_dir: str | Path | None = None, accelerator=None, progress: bool = True):
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs, set_seed
+
+        self.cfg, self.model, self.progress = cfg, model, progress
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.acc = accelerator or Accelerator(
+            cpu=model.device.type == "cpu",
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        )
+        set_seed(cfg.seed)
+        eos = model.eos_token_ids[0] if (cfg.add_eos and model.eos_token_ids) else None
+        self.data: TokenizedPairs = tokenize_pairs(model.tokenizer, pairs, cfg.max_length, cfg.max_prompt_length, eos)
+        if not self.data.pairs:
+            raise ValueError(f"no usable pairs left after tokenization ({self.data.summary()})")
+        self.layers = parse_layers(cfg.layers, model.n_layers) if cfg.uses_hidden_states else []
+        sites = [resid_post(layer) for layer in self.layers]
+        peft_model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
+        transforms = None
+        if cfg.uses_hidden_states:
+            transforms = LayerTransforms(cfg.transform, len(sites), model.d_model, cfg.hra_r, cfg.ether_blocks)
+            transforms.to(model.device)
+        self.policy = Policy(model, peft_model, sites, transforms)
+        self.projector = None
+        if cfg.method == "projgrad":
+            self.projector = ProjGrad(peft_model, cfg.orth_scale)
+        elif cfg.method == "projbp":
+            self.projector = ProjBP(peft_model, cfg.orth_scale)
+
+        # shard once, reshuffle inside the shard every epoch
+        world, rank = self.acc.num_processes, self.acc.process_index
+        g = torch.Generator().manual_seed(cfg.seed)
+        perm = torch.randperm(len(self.data.pairs), generator=g).tolist()
+        self.shard = perm[rank::world]
+        per_rank = len(perm) // world
+        if per_rank < 1:
+            raise ValueError(f"{len(perm)} pairs cannot feed {world} processes")
+        self.shard = self.shard[:per_rank]  # equal shard sizes keep processes in step
+        self.batches_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
+        self.total_steps = cfg.epochs * self.batches_per_epoch
+        if cfg.max_steps is not None:
+            self.total_steps = min(self.total_steps, int(cfg.max_steps))
+
+        params = [p for p in self.policy.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_lambda(cfg.schedule, cfg.warmup_steps, self.total_steps))
+        # the scheduler is stepped by hand once per optimizer step (Accelerate would step it once per process)
+        self.wrapped, self.optimizer = self.acc.prepare(self.policy, self.optimizer)
+        self.reference: dict[int, dict[str, torch.Tensor]] = {}
+        self.history: list[dict[str, Any]] = []
+        self.step = 0
+
+    # ---- data ------------------------------------------------------------------------------
+    def batch_indices(self, step: int) -> list[int]:
+        """Indices (into self.data.pairs) of this rank's batch at `step`."""
+        epoch, k = divmod(step, self.batches_per_epoch)
+        g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        order = [self.shard[i] for i in torch.randperm(len(self.shard), generator=g).tolist()]
+        return order[k * self.cfg.batch_size:(k + 1) * self.cfg.batch_size]
+
+    def collate(self, idx: Sequence[int]) -> PairBatch:
+        return collate(self.model, [self.data.pairs[i] for i in idx])
+
+    # ---- reference -------------------------------------------------------------------------
+    def precompute_reference(self) -> None:
+        """Reference log-probs (and pooled states) of every pair of this rank's shard, computed once."""
+        if self.cfg.uses_projection or self.reference:
+            return
+        cache = None
+        if self.out_dir is not None:
+            cache = self.out_dir / f"reference-rank{self.acc.process_index}-of{self.acc.num_processes}.safetensors"
+            if cache.exists():
+                t = load_tensors(cache, device=str(self.model.device))
+                for j, i in enumerate(t["index"].tolist()):
+                    self.reference[i] = {k: v[j] for k, v in t.items() if k != "index"}
+                if set(self.reference) >= set(self.shard):
+                    return
+                self.reference = {}
+        bs = self.cfg.batch_size
+        chunks = [self.shard[i:i + bs] for i in range(0, len(self.shard), bs)]
+        for idx in tqdm(chunks, desc="reference pass", disable=not (self.progress and self.acc.is_main_process)):
+            out = self.policy.reference_outputs(self.collate(idx))
+            n = len(idx)
+            for j, i in enumerate(idx):
+                entry = {"logps": torch.stack([out["logps"][j], out["logps"][n + j]])}
+                if "states" in out:
+                    entry["states"] = torch.stack([out["states"][j], out["states"][n + j]])
+                self.reference[i] = entry
+        if cache is not None:
+            keys = sorted(self.reference)
+            tensors = {"index": torch.tensor(keys)}
+            for name in self.reference[keys[0]]:
+                tensors[name] = torch.stack([self.reference[i][name] for i in keys])
+            save_tensors(cache, tensors)
+
+    def _reference_for(self, idx: Sequence[int], batch: PairBatch) -> dict[str, torch.Tensor]:
+        if self.cfg.uses_projection:
+            assert self.projector is not None
+            with self.projector.recording_reference(batch.state_mask):
+                out = self.policy.reference_outputs(batch)
+            return {"logps": out["logps"]}
+        entries = [self.reference[i] for i in idx]
+        ref = {"logps": torch.cat([torch.stack([e["logps"][0] for e in entries]),
+                                   torch.stack([e["logps"][1] for e in entries])])}
+        if "states" in entries[0]:
+            ref["states"] = torch.cat([torch.stack([e["states"][0] for e in entries]),
+                                       torch.stack([e["states"][1] for e in entries])])
+        return ref
+
+    # ---- one step --------------------------------------------------------------------------
+    def train_step(self, idx: Sequence[int]) -> StepResult:
+        t0 = time.perf_counter()
+        batch = self.collate(idx)
+        ref = self._reference_for(idx, batch)
+        self.wrapped.train()
+        ctx = self.projector.projecting() if isinstance(self.projector, ProjBP) else _Null()
+        with ctx:
+            out = self.wrapped(batch.input_ids, batch.attention_mask, batch.n_response, ref.get("states"))
+        lc, lr_ = split_rows(out["logps"])
+        rc, rr = split_rows(ref["logps"].to(out["logps"].dtype))
+        nc, nr = split_rows(out["n_tokens"].float())
+        x = LossInputs(lc, lr_, rc, rr, nc, nr)
+        if "ref_states" in out:
+            x.states_chosen, x.states_rejected = split_rows(out["states"])
+            x.ref_states_chosen, x.ref_states_rejected = split_rows(out["ref_states"])
+        loss, info = compute_loss(self.cfg, x)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{self.cfg.method} loss is {loss.item()} at step {self.step}; lower the learning rate ({self.cfg.lr})")
+        self.acc.backward(loss)
+        if isinstance(self.projector, ProjGrad):
+            info.update(self.projector.project_gradients())
+        info["grad_norm"] = float(self.acc.clip_grad_norm_(
+            [p for p in self.policy.parameters() if p.requires_grad], self.cfg.max_grad_norm))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return StepResult(float(loss.detach()), info, time.perf_counter() - t0)
+
+    # ---- the loop --------------------------------------------------------------------------
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach() for n, p in self.policy.named_parameters() if p.requires_grad}
+
+    def load_trainable(self, tensors: dict[str, torch.Tensor]) -> None:
+        params = dict(self.policy.named_parameters())
+        missing = [n for n, p in params.items() if p.requires_grad and n not in tensors]
+        if missing:
+            raise ValueError(f"checkpoint lacks trained weights {missing[:3]}; it belongs to another configuration")
+        with torch.no_grad():
+            for n, t in tensors.items():
+                params[n].copy_(t.to(params[n].device, params[n].dtype))
+
+    def resume(self) -> None:
+        if self.out_dir is None:
+            return
+        path = latest_checkpoint(self.out_dir / "checkpoints")
+        if path is None:
+            return
+        self.step, trainable, self.history = load_checkpoint(path, self.optimizer, self.scheduler, self.acc)
+        self.load_trainable(trainable)
+
+    def checkpoint(self) -> None:
+        if self.out_dir is not None:
+            save_checkpoint(self.out_dir / "checkpoints", self.step, self.trainable_state(), self.optimizer,
+                            self.scheduler, self.history, self.acc)
+
+    def train(self) -> dict[str, Any]:
+        self.resume()
+        self.precompute_reference()
+        bar = tqdm(total=self.total_steps, initial=self.step, desc=f"reprpo {self.cfg.method}",
+                   disable=not (self.progress and self.acc.is_main_process))
+        while self.step < self.total_steps:
+            r = self.train_step(self.batch_indices(self.step))
+            self.step += 1
+            row = {"step": self.step, "loss": r.loss, "lr": self.scheduler.get_last_lr()[0], "seconds": r.seconds, **r.info}
+            self.history.append(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{r.loss:.4f}")
+            if self.step % self.cfg.save_every == 0 and self.step < self.total_steps:
+                self.checkpoint()
+        bar.close()
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        """Save the adapter (+ transforms) and the loss history; return summary metrics."""
+        if self.out_dir is not None and self.acc.is_main_process:
+            extra = {f"transforms.{k}": v for k, v in self.policy.transforms.state_dict().items()} \
+                if self.policy.transforms is not None else {}
+            save_adapter(self.policy.peft, self.out_dir / "adapter", extra)
+            write_jsonl(self.out_dir / "history.jsonl", self.history)
+        self.acc.wait_for_everyone()
+        losses = [h["loss"] for h in self.history]
+        secs = [h["seconds"] for h in self.history]
+        k = max(1, len(losses) // 10)
+        return {
+            **self.data.summary(), "steps": self.step, "world_size": self.acc.num_processes,
+            "layers": self.layers, "loss_first": losses[0] if losses else None,
+            "loss_last": losses[-1] if losses else None,
+            "loss_first_tenth": sum(losses[:k]) / k if losses else None,
+            "loss_last_tenth": sum(losses[-k:]) / k if losses else None,
+            "seconds_per_step": sum(secs) / len(secs) if secs else None,
+        }
+
+
+class _Null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False

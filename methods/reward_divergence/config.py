@@ -1,0 +1,159 @@
+"""Settings of the reward-divergence pipeline, one dataclass per step (every field lands in config.json).
+
+Defaults follow the full run (SmolLM2-135M-Instruct, GRPO with LoRA r=16 on q/v); `small()`
+gives the settings of the stories260k end-to-end test.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from interp.sae import SAETrainConfig
+
+STEPS = ("rlhf", "divergence", "collect", "saes", "features", "probe")
+
+
+@dataclass
+class RLHFConfig:
+    policy: str = "smollm2-135m-instruct"
+    reward: str = "vader-utility"
+    algorithm: str = "grpo"  # grpo | rloo (TRL 1.x has no PPO)
+    lora_r: int = 16  # 0 = full weights
+    lora_alpha: int = 32
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    lr: float = 1e-4
+    steps: int = 130
+    prompts_per_step: int = 4
+    num_generations: int = 8
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    beta: float = 0.04  # KL to the reference; must be > 0
+    min_prefix_tokens: int = 2
+    max_prefix_tokens: int = 9
+    n_train_prompts: int = 0  # 0 = all training prefixes
+    n_eval_prompts: int = 200
+    eval_samples: int = 1  # completions per held-out prompt and model
+    save_steps: int = 25
+    n_boot: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.beta <= 0:
+            raise ValueError(f"beta (KL to the reference) must be > 0, got {self.beta}")
+        if self.algorithm not in ("grpo", "rloo"):
+            raise ValueError(f"algorithm must be 'grpo' or 'rloo' (TRL 1.x has no PPO), got {self.algorithm!r}")
+        if self.num_generations < 2:
+            raise ValueError("num_generations must be at least 2 (GRPO/RLOO compare completions of one prompt)")
+        self.lora_targets = tuple(self.lora_targets)
+
+
+@dataclass
+class DivergenceConfig:
+    rank_by: str = "param"  # see interp.divergence.RANKINGS
+    top_k: int = 5
+    n_texts: int = 256
+    max_length: int = 64
+    batch_size: int = 16
+
+
+@dataclass
+class CollectConfig:
+    n_train_texts: int = 6000
+    n_eval_texts: int = 1000
+    max_length: int = 64
+    batch_size: int = 32
+    seed: int = 0
+
+
+@dataclass
+class SAEStepConfig:
+    expansions: tuple[float, ...] = (1.0, 4.0)
+    architecture: str = "topk"  # topk | standard (L1, as in the paper)
+    k: int = 32
+    l1_coefficient: float = 5.0
+    lr: float = 3e-4
+    batch_size: int = 1024
+    training_tokens: int = 1_000_000
+    dead_feature_window: int = 1000
+    ce_texts: int = 200
+    mmcs_sims: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.expansions = tuple(float(e) for e in self.expansions)
+        if len(self.expansions) < 1:
+            raise ValueError("give at least one dictionary size (expansion factor)")
+
+    def train_config(self, expansion: float) -> SAETrainConfig:
+        return SAETrainConfig(
+            architecture=self.architecture, expansion=expansion, k=self.k, l1_coefficient=self.l1_coefficient,
+            lr=self.lr, batch_size=self.batch_size, training_tokens=self.training_tokens,
+            dead_feature_window=self.dead_feature_window, seed=self.seed,
+        )
+
+
+@dataclass
+class FeatureConfig:
+    valence: str = "word"  # word: a word's valence on its last token; token: the token's own string
+    corr_threshold: float = 0.1
+    p_value: float = 0.01
+    n_permutations: int = 1000
+    max_tokens: int = 20000
+    top_contexts: int = 8
+    context_before: int = 8
+    context_after: int = 2
+    llm_labels: bool = False  # label reward-related features with an OpenAI-compatible endpoint (env vars)
+    seed: int = 0
+
+
+@dataclass
+class ProbeConfig:
+    expansion: float = 0.0  # which dictionary's features (0 = the largest)
+    alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
+    test_fraction: float = 0.2
+    min_abs: float = 0.1  # a held-out word is recovered when the prediction has its sign and |pred| >= this
+    max_tokens: int = 50000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.alphas = tuple(float(a) for a in self.alphas)
+
+
+@dataclass
+class PipelineConfig:
+    rlhf: RLHFConfig = field(default_factory=RLHFConfig)
+    divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    saes: SAEStepConfig = field(default_factory=SAEStepConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    tuned: str | None = None  # analyse this tuned model folder instead of the rlhf step's output
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def small(cls, policy: str = "stories260k") -> "PipelineConfig":
+        """Settings for a quick end-to-end run on a tiny model (CI)."""
+        return cls(
+            rlhf=RLHFConfig(
+                policy=policy, lora_r=0, lr=3e-3, steps=3, prompts_per_step=2, num_generations=4, max_new_tokens=8,
+                n_train_prompts=64, n_eval_prompts=24, save_steps=2, n_boot=500,
+            ),
+            divergence=DivergenceConfig(top_k=2, n_texts=32),
+            collect=CollectConfig(n_train_texts=300, n_eval_texts=120, max_length=32),
+            saes=SAEStepConfig(k=8, lr=3e-3, batch_size=256, training_tokens=256 * 60, dead_feature_window=100,
+                               ce_texts=32, mmcs_sims=2),
+            features=FeatureConfig(n_permutations=200, max_tokens=4000, top_contexts=3),
+            probe=ProbeConfig(max_tokens=4000),
+        )
+
+
+def update(obj: Any, **changes: Any) -> Any:
+    """A copy of a config dataclass with only the non-None changes applied (for CLI overrides)."""
+    names = {f.name for f in fields(obj)}
+    unknown = set(changes) - names
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)} for {type(obj).__name__}")
+    return replace(obj, **{k: v for k, v in changes.items() if v is not None})

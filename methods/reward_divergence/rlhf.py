@@ -1,0 +1,192 @@
+"""RLHF step: fine-tune a policy against a known reward on movie-review prefixes with TRL (GRPO or RLOO).
+
+The policy is a plain Hugging Face model loaded from the spec's local folder (TRL needs a
+`PreTrainedModel`, not the bridge); full weights or LoRA (merged before saving), KL to the
+frozen reference (beta > 0). The tuned model is saved as a HF folder (safetensors + tokenizer)
+so `load_model(<folder>)` analyses it through the bridge. TRL checkpoints make it resumable.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from interp.io import write_json
+from methods.reward_divergence.config import RLHFConfig
+
+log = logging.getLogger(__name__)
+
+
+def prompt_splits(tokenizer: Any, cfg: RLHFConfig) -> tuple[list[str], list[str]]:
+    """Training and held-out prompts: 2-9 token prefixes of rt-polarity sentences, split by sentence."""
+    from interp.data import prefix_prompts, rt_polarity, split
+
+    sentences = list(rt_polarity())
+    train_s, _, test_s = split(sentences, (0.9, 0.0, 0.1), seed=cfg.seed)
+    train = [p.text for p in prefix_prompts(train_s, tokenizer, cfg.min_prefix_tokens, cfg.max_prefix_tokens, cfg.seed)]
+    test = [p.text for p in prefix_prompts(test_s, tokenizer, cfg.min_prefix_tokens, cfg.max_prefix_tokens, cfg.seed + 1)]
+    rng = random.Random(cfg.seed)
+    rng.shuffle(train)
+    rng.shuffle(test)
+    if cfg.n_train_prompts:
+        train = train[: cfg.n_train_prompts]
+    if cfg.n_eval_prompts > len(test):
+        raise ValueError(f"n_eval_prompts={cfg.n_eval_prompts} but only {len(test)} held-out prefixes exist")
+    return train, test[: cfg.n_eval_prompts]
+
+
+class RewardForTRL:
+    """TRL's reward-function protocol `(prompts, completions, **columns) -> list[float]` around an interp reward."""
+
+    def __init__(self, name: str):
+        from interp.rewards import get_reward
+
+        self.reward = get_reward(name)
+        self.__name__ = name.replace(":", "_").replace("/", "_")
+
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
+        return [float(x) for x in self.reward(list(prompts), list(completions))]
+
+
+def _trainer(cfg: RLHFConfig, model, tokenizer, prompts: list[str], out: Path, device: str):
+    from datasets import Dataset
+
+    common = dict(
+        output_dir=str(out), use_cpu=device == "cpu", bf16=False, fp16=False,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        gradient_accumulation_steps=1, num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature, beta=cfg.beta,
+        learning_rate=cfg.lr, max_steps=cfg.steps, logging_steps=1, report_to=[],
+        save_strategy="steps", save_steps=cfg.save_steps, save_only_model=False, seed=cfg.seed,
+        disable_tqdm=False,
+    )
+    peft_config = None
+    if cfg.lora_r > 0:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets), lora_dropout=0.0,
+            task_type="CAUSAL_LM",
+        )
+    data = Dataset.from_dict({"prompt": prompts})
+    if cfg.algorithm == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        return GRPOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=GRPOConfig(**common),
+                           train_dataset=data, processing_class=tokenizer, peft_config=peft_config)
+    from trl import RLOOConfig, RLOOTrainer
+
+    return RLOOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=RLOOConfig(**common),
+                       train_dataset=data, processing_class=tokenizer, peft_config=peft_config)
+
+
+def reward_curve(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """The per-step training log rows that carry a reward: step, reward, reward_std, kl, loss, entropy, length."""
+    keep = {"reward": "reward", "reward_std": "reward_std", "kl": "kl", "loss": "loss", "entropy": "entropy",
+            "completions/mean_length": "mean_length"}
+    rows = []
+    for h in log_history:
+        if "reward" in h and "step" in h:
+            rows.append({"step": int(h["step"]), **{v: float(h[k]) for k, v in keep.items() if k in h}})
+    return rows
+
+
+def train_policy(cfg: RLHFConfig, step_dir: Path, device: str = "cpu") -> dict[str, Any]:
+    """Run RL fine-tuning; write `model/` (merged HF folder), `reward_curve.json`, `prompts.json`; resume from checkpoints."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from interp.models.registry import resolve_spec
+
+    folder = resolve_spec(cfg.policy)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    train, held_out = prompt_splits(tokenizer, cfg)
+    write_json(step_dir / "prompts.json", {"train": train, "eval": held_out})
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+    trl_dir = step_dir / "trl"
+    trainer = _trainer(cfg, model, tokenizer, train, trl_dir, device)
+    resume = any(trl_dir.glob("checkpoint-*"))
+    if resume:
+        log.info("resuming RL fine-tuning from the last checkpoint in %s", trl_dir)
+    start = time.time()
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.time() - start
+    curve = reward_curve(trainer.state.log_history)
+    write_json(step_dir / "reward_curve.json", curve)
+    tuned = trainer.model
+    if hasattr(tuned, "merge_and_unload"):
+        tuned = tuned.merge_and_unload()
+    save_hf_folder(tuned, tokenizer, step_dir / "model")
+    return {"train_seconds": seconds, "n_train_prompts": len(train), "curve": curve}
+
+
+def save_hf_folder(model, tokenizer, folder: Path) -> Path:
+    """Save a HF model + tokenizer as safetensors, atomically (written aside, then renamed)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def curve_summary(curve: list[dict[str, float]]) -> dict[str, float]:
+    """Mean reward over the first and the last tenth of the steps (at least one step each)."""
+    if not curve:
+        return {}
+    w = max(1, len(curve) // 10)
+    mean = lambda rows: sum(r["reward"] for r in rows) / len(rows)  # noqa: E731
+    return {"reward_first": mean(curve[:w]), "reward_last": mean(curve[-w:]), "steps_logged": len(curve)}
+
+
+def evaluate_policies(
+    base_spec: str, tuned_folder: str | Path, prompts: list[str], cfg: RLHFConfig, step_dir: Path, device: str = "cpu",
+) -> dict[str, Any]:
+    """Mean reward of base and tuned on held-out prompts, same sampling seeds, with a paired bootstrap interval."""
+    from interp import generate, load_model
+    from interp.io import write_jsonl
+    from interp.metrics import bootstrap_mean, paired_bootstrap_diff
+    from interp.rewards import get_reward
+
+    reward = get_reward(cfg.reward)
+    rows: list[dict[str, Any]] = [{"prompt": p, "sample": s} for s in range(cfg.eval_samples) for p in prompts]
+    scores = {}
+    for name, spec in (("base", base_spec), ("tuned", str(tuned_folder))):
+        model = load_model(spec, device=device)
+        texts = []
+        for s in range(cfg.eval_samples):
+            out = generate(model, prompts, max_new_tokens=cfg.max_new_tokens, do_sample=True,
+                           temperature=cfg.temperature, seed=cfg.seed + 1000 + s, chat=False, progress=False)
+            texts.extend(out.texts)
+        r = reward(prompts * cfg.eval_samples, texts)
+        scores[name] = r
+        for row, t, v in zip(rows, texts, r.tolist()):
+            row[f"{name}_response"], row[f"{name}_reward"] = t, v
+        del model
+    write_jsonl(step_dir / "eval.jsonl", rows)
+    # pairs: the same prompt and sample index; average samples per prompt first so prompts are the unit
+    n = len(prompts)
+    per_prompt = {k: v.reshape(cfg.eval_samples, n).mean(0) for k, v in scores.items()}
+    diff = paired_bootstrap_diff(per_prompt["tuned"], per_prompt["base"], n_boot=cfg.n_boot, seed=cfg.seed)
+    out = {"n_prompts": n, "eval_samples": cfg.eval_samples}
+    for k in ("base", "tuned"):
+        iv = bootstrap_mean(per_prompt[k], n_boot=cfg.n_boot, seed=cfg.seed)
+        out[f"{k}_reward"] = {"mean": iv.value, "low": iv.low, "high": iv.high}
+    out["tuned_minus_base"] = {"mean": diff.value, "low": diff.low, "high": diff.high, "ci": diff.ci}
+    return out

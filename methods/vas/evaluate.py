@@ -1,0 +1,162 @@
+"""The VAS evaluation table: base sampling, VAS at several beta, and Best-of-N under one reward.
+
+Every method answers the same prompts with the same sampling seed, so per-prompt rewards are
+paired: each row reports its mean reward with a bootstrap interval and its difference from the
+base model with a PAIRED bootstrap interval (prompts resampled together). Best-of-N draws sample
+j of every prompt with seed `seed + j` (sample 0 is the base run itself) and keeps the sample the
+reward likes best; its time counts generating all N samples and scoring them.
+
+Columns: reward (mean, 95% interval), delta vs base (paired 95% interval), diversity
+(RE-Control's n-gram formula), coherence (MiniLM cosine of prompt and response, optional),
+seconds per prompt.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from methods.vas.decoding import Guide, VASProcessor
+
+
+@dataclass
+class EvalConfig:
+    betas: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0])
+    best_of: list[int] = field(default_factory=lambda: [2, 4, 8, 16])
+    top_k: int = 10
+    drop_others: bool = False
+    max_new_tokens: int = 32
+    do_sample: bool = True
+    temperature: float = 1.0
+    seed: int = 0
+    batch_size: int = 16
+    chat: bool | None = False
+    coherence: bool = True
+    n_boot: int = 2000
+
+
+@dataclass
+class Run:
+    """One decoding method's responses on the prompts, their rewards and its wall time."""
+
+    method: str
+    texts: list[str]
+    rewards: Float[Tensor, "n"]
+    seconds: float
+    beta: float | None = None
+    n: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _generate(model: Any, prompts: Sequence[str], cfg: EvalConfig, seed: int, processors: Sequence[Any] = ()) -> Any:
+    from interp.generation import generate
+
+    return generate(model, list(prompts), processors=list(processors), max_new_tokens=cfg.max_new_tokens,
+                    do_sample=cfg.do_sample, temperature=cfg.temperature, seed=seed, batch_size=cfg.batch_size,
+                    chat=cfg.chat, progress=False)
+
+
+def _scored(reward: Callable, prompts: Sequence[str], texts: list[str]) -> tuple[Tensor, float]:
+    t = time.perf_counter()
+    r = reward(list(prompts), texts).double().cpu()
+    return r, time.perf_counter() - t
+
+
+def run_base(model: Any, prompts: Sequence[str], reward: Callable, cfg: EvalConfig) -> Run:
+    gen = _generate(model, prompts, cfg, cfg.seed)
+    r, _ = _scored(reward, prompts, gen.texts)
+    return Run("base", gen.texts, r, gen.seconds, beta=0.0)
+
+
+def run_vas(model: Any, prompts: Sequence[str], reward: Callable, guides: Sequence[Guide], cfg: EvalConfig, label: str = "vas") -> Run:
+    proc = VASProcessor(model, guides, top_k=cfg.top_k, drop_others=cfg.drop_others)
+    gen = _generate(model, prompts, cfg, cfg.seed, [proc])
+    r, _ = _scored(reward, prompts, gen.texts)
+    betas = [g.beta for g in guides]
+    return Run(label, gen.texts, r, gen.seconds, beta=betas[0] if len(betas) == 1 else None,
+               extra={"betas": betas, "mean_abs_bonus": proc.stats["mean_abs_bonus"]})
+
+
+def run_best_of_n(
+    model: Any, prompts: Sequence[str], reward: Callable, ns: Sequence[int], cfg: EvalConfig, base: Run | None = None
+) -> list[Run]:
+    """Best-of-N for each N in `ns`, sharing samples: the first N of max(ns) seeded samples per prompt."""
+    if not cfg.do_sample:
+        raise ValueError("Best-of-N needs sampling (do_sample=True): greedy decoding gives N identical responses")
+    if not ns:
+        return []
+    texts, rewards, seconds = [], [], []
+    for j in range(max(ns)):
+        if j == 0 and base is not None:  # the base run is sample 0 (same seed)
+            t, r, s = base.texts, base.rewards, base.seconds + _scored(reward, prompts, base.texts)[1]
+        else:
+            gen = _generate(model, prompts, cfg, cfg.seed + j)
+            r, rs = _scored(reward, prompts, gen.texts)
+            t, s = gen.texts, gen.seconds + rs
+        texts.append(t)
+        rewards.append(r)
+        seconds.append(s)
+    all_r = torch.stack(rewards, 1)  # [prompt, sample]
+    out = []
+    for n in sorted(ns):
+        best = all_r[:, :n].argmax(1)
+        chosen = [texts[int(j)][i] for i, j in enumerate(best)]
+        out.append(Run(f"best-of-{n}", chosen, all_r[:, :n].max(1).values, sum(seconds[:n]), n=n))
+    return out
+
+
+def table_row(run: Run, prompts: Sequence[str], base: Run | None, cfg: EvalConfig) -> dict[str, Any]:
+    """Mean reward with its interval, paired difference from base, diversity, coherence, seconds per prompt."""
+    from interp.metrics import bootstrap_mean, diversity, paired_bootstrap_diff
+
+    m = bootstrap_mean(run.rewards, n_boot=cfg.n_boot, seed=cfg.seed)
+    row: dict[str, Any] = {
+        "method": run.method, "beta": run.beta, "n": run.n,
+        "reward": m.value, "reward_low": m.low, "reward_high": m.high,
+        "diversity": diversity(run.texts),
+        "seconds_per_prompt": run.seconds / len(prompts),
+    }
+    if base is not None:
+        d = paired_bootstrap_diff(run.rewards, base.rewards, n_boot=cfg.n_boot, seed=cfg.seed)
+        row.update(delta=d.value, delta_low=d.low, delta_high=d.high)
+    if cfg.coherence:
+        from interp.metrics import coherence
+
+        row["coherence"] = coherence(list(prompts), run.texts)
+    row.update(run.extra)
+    return row
+
+
+def evaluate(
+    model: Any,
+    prompts: Sequence[str],
+    reward: Callable,
+    value: Any,
+    cfg: EvalConfig,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], list[Run]]:
+    """The evaluation table (one row per method) and the runs behind it."""
+    from tqdm.auto import tqdm
+
+    jobs = 1 + len(cfg.betas) + (1 if cfg.best_of else 0)
+    bar = tqdm(total=jobs, desc="vas evaluate", unit="method", disable=not progress)
+    base = run_base(model, prompts, reward, cfg)
+    bar.update(1)
+    runs = [base]
+    for beta in cfg.betas:
+        runs.append(run_vas(model, prompts, reward, [Guide(value, float(beta))], cfg))
+        bar.update(1)
+    if cfg.best_of:
+        runs.extend(run_best_of_n(model, prompts, reward, cfg.best_of, cfg, base))
+        bar.update(1)
+    bar.close()
+    rows = [table_row(r, prompts, base, cfg) for r in runs]
+    return rows, runs
+
+
+def config_dict(cfg: EvalConfig) -> dict[str, Any]:
+    return asdict(cfg)

@@ -1,0 +1,167 @@
+"""Train a value model with TD(lambda) on base-model rollouts (see `td.py` for the targets).
+
+Each batch runs one forward with gradient; the lambda-returns are computed from the same
+values detached (the GAE form), so targets move with the model as in the paper. A seeded split
+holds out `val_fraction` of the rollouts: the validation loss picks the kept epoch, and
+Spearman(V at the last response token, reward) says whether the head ranks responses as the
+reward does.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from methods.vas.rollouts import Rollout
+from methods.vas.td import td_lambda_returns, value_loss
+from methods.vas.value_model import ValueModel
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 4
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    gamma: float = 1.0
+    lam: float = 0.95
+    val_fraction: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lam <= 1 or not 0 < self.gamma <= 1:
+            raise ValueError(f"need 0 <= lam <= 1 and 0 < gamma <= 1, got lam={self.lam}, gamma={self.gamma}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class Batch:
+    ids: Int[Tensor, "batch pos"]
+    mask: Int[Tensor, "batch pos"]
+    response_mask: Float[Tensor, "batch steps"]
+    rewards: Float[Tensor, "batch"]
+    start: int  # column of the first response token
+
+
+def collate(rollouts: Sequence[Rollout], pad_id: int, device: torch.device) -> Batch:
+    """Prompts left-padded to one width, responses right-padded after them: response j sits at column start + j."""
+    width = max(len(r.prompt_ids) for r in rollouts)
+    steps = max(len(r.response_ids) for r in rollouts)
+    b = len(rollouts)
+    ids = torch.full((b, width + steps), pad_id, dtype=torch.long)
+    mask = torch.zeros((b, width + steps), dtype=torch.long)
+    resp = torch.zeros((b, steps))
+    for i, r in enumerate(rollouts):
+        p, n = len(r.prompt_ids), len(r.response_ids)
+        ids[i, width - p:width] = torch.tensor(r.prompt_ids)
+        ids[i, width:width + n] = torch.tensor(r.response_ids)
+        mask[i, width - p:width + n] = 1
+        resp[i, :n] = 1
+    rewards = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
+    return Batch(ids.to(device), mask.to(device), resp.to(device), rewards.to(device), width)
+
+
+def response_values(model: ValueModel, batch: Batch) -> Float[Tensor, "batch steps"]:
+    """V(s_1..s_T): the values at the response token positions."""
+    out = model(batch.ids, batch.mask)
+    return out.values[:, batch.start:]
+
+
+def split_rollouts(rollouts: Sequence[Rollout], val_fraction: float, seed: int) -> tuple[list[Rollout], list[Rollout]]:
+    """Seeded split by prompt, so samples of one prompt never sit on both sides."""
+    prompts = sorted({r.prompt for r in rollouts})
+    gen = torch.Generator().manual_seed(seed)
+    order = [prompts[i] for i in torch.randperm(len(prompts), generator=gen).tolist()]
+    n_val = max(1, round(len(order) * val_fraction))
+    if len(order) < 2:
+        raise ValueError("need rollouts of at least 2 distinct prompts to hold some out for validation")
+    val = set(order[:n_val])
+    return [r for r in rollouts if r.prompt not in val], [r for r in rollouts if r.prompt in val]
+
+
+@torch.no_grad()
+def evaluate_values(model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int) -> dict[str, float]:
+    """TD loss, squared error of the final value against the reward, and Spearman(V_end, reward)."""
+    from scipy.stats import spearmanr
+
+    model.eval()
+    total, weight, ends, rewards = 0.0, 0.0, [], []
+    for s in range(0, len(rollouts), cfg.batch_size):
+        batch = collate(rollouts[s:s + cfg.batch_size], pad_id, model.device)
+        values = response_values(model, batch)
+        returns = td_lambda_returns(values, batch.rewards, batch.response_mask, cfg.gamma, cfg.lam)
+        n = float(batch.response_mask.sum())
+        total += float(value_loss(values, returns, batch.response_mask)) * n
+        weight += n
+        last = batch.response_mask.sum(1).long() - 1
+        ends.extend(values.gather(1, last[:, None]).squeeze(1).tolist())
+        rewards.extend(batch.rewards.tolist())
+    rho = spearmanr(ends, rewards).statistic if len(set(rewards)) > 1 and len(set(ends)) > 1 else float("nan")
+    end_mse = sum((e - r) ** 2 for e, r in zip(ends, rewards)) / len(ends)
+    return {"loss": total / weight, "end_mse": end_mse, "spearman_end": float(rho)}
+
+
+def train_value_model(
+    model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int, progress: bool = True
+) -> dict[str, Any]:
+    """Fit `model` in place; returns the history and the kept (lowest validation loss) epoch's metrics."""
+    torch.manual_seed(cfg.seed)
+    train, val = split_rollouts(rollouts, cfg.val_fraction, cfg.seed)
+    mean_reward = sum(r.reward for r in train) / len(train)
+    _init_bias(model, mean_reward)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_end_mse": [], "val_spearman_end": []}
+    start = evaluate_values(model, val, cfg, pad_id)
+    best = (start["loss"], -1, copy.deepcopy(model.trainable_state()), start)
+    bar = tqdm(range(cfg.epochs), desc="vas train", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(train), generator=gen).tolist()
+        total, weight = 0.0, 0.0
+        for s in range(0, len(perm), cfg.batch_size):
+            batch = collate([train[i] for i in perm[s:s + cfg.batch_size]], pad_id, model.device)
+            values = response_values(model, batch)
+            returns = td_lambda_returns(values, batch.rewards, batch.response_mask, cfg.gamma, cfg.lam)
+            loss = value_loss(values, returns, batch.response_mask)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            n = float(batch.response_mask.sum())
+            total, weight = total + float(loss) * n, weight + n
+        metrics = evaluate_values(model, val, cfg, pad_id)
+        history["train_loss"].append(total / weight)
+        history["val_loss"].append(metrics["loss"])
+        history["val_end_mse"].append(metrics["end_mse"])
+        history["val_spearman_end"].append(metrics["spearman_end"])
+        bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", rho=f"{metrics['spearman_end']:.2f}")
+        if metrics["loss"] < best[0]:
+            best = (metrics["loss"], epoch, copy.deepcopy(model.trainable_state()), metrics)
+    model.load_trainable(best[2])
+    model.eval()
+    return {
+        "config": asdict(cfg), "history": history, "best_epoch": best[1], "n_train": len(train), "n_val": len(val),
+        "val_loss_before": start["loss"], "val_spearman_before": start["spearman_end"],
+        "val_loss": best[3]["loss"], "val_end_mse": best[3]["end_mse"], "val_spearman_end": best[3]["spearman_end"],
+        "train_reward_mean": mean_reward,
+    }
+
+
+def _init_bias(model: ValueModel, value: float) -> None:
+    """Start the head at the mean reward, so early TD targets are on the reward's scale."""
+    last = model.head if isinstance(model.head, torch.nn.Linear) else model.head[-1]
+    if not math.isfinite(value):
+        raise ValueError("rewards hold NaN or infinite values")
+    with torch.no_grad():
+        last.bias.fill_(value)
