@@ -59,7 +59,10 @@ def add_lora(
     lora_targets(model, targets)
     cfg = LoraConfig(r=int(r), lora_alpha=float(alpha), lora_dropout=float(dropout),
                      target_modules=target_regex(targets), bias="none")
-    return get_peft_model(model.hf, cfg)
+    frozen_before = {n: p.requires_grad for n, p in model.hf.named_parameters()}
+    peft_model = get_peft_model(model.hf, cfg)
+    peft_model._interp_requires_grad = frozen_before  # restored by remove_lora
+    return peft_model
 
 
 def has_lora(model: "Model") -> bool:
@@ -72,8 +75,24 @@ def _refuse_second(model: "Model") -> None:
 
 
 def remove_lora(peft_model: PeftModel) -> None:
-    """Put the original layers back into the bridge (the model runs on its plain weights again)."""
-    peft_model.unload()
+    """Put the original layers back into the bridge (the model runs on its plain weights again).
+
+    peft's own `unload()` follows one name per layer and, with the bridge's aliased paths
+    (`attn.q` and `self_attn.q_proj` are one `LinearBridge`), swaps the wrong modules; here every
+    parent that holds a LoRA layer gets its base layer back.
+    """
+    root = peft_model.get_base_model()
+    swaps = []
+    for name, module in root.named_modules(remove_duplicate=False):
+        for child_name, child in module._modules.items():
+            if isinstance(child, LoraLayer):
+                swaps.append((module, child_name, child.get_base_layer()))
+    for parent, child_name, base in swaps:
+        parent._modules[child_name] = base
+    flags = getattr(peft_model, "_interp_requires_grad", {})
+    for n, p in root.named_parameters():
+        if n in flags:
+            p.requires_grad_(flags[n])
 
 
 def lora_layers(peft_model: torch.nn.Module) -> dict[str, LoraLayer]:
@@ -116,6 +135,8 @@ def load_adapter(model: "Model", folder: str | Path) -> PeftModel:
     _refuse_second(model)
     lcfg = LoraConfig(r=cfg["r"], lora_alpha=cfg["lora_alpha"], lora_dropout=cfg["lora_dropout"],
                       target_modules=cfg["target_modules"], bias="none")
+    frozen_before = {n: p.requires_grad for n, p in model.hf.named_parameters()}
     peft_model = get_peft_model(model.hf, lcfg)
+    peft_model._interp_requires_grad = frozen_before
     load_adapter_weights(peft_model, folder)
     return peft_model

@@ -46,3 +46,23 @@ def test_console_script_installed():
     assert exe, "the interp console script is not on PATH: pip install -e ."
     r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "interp" in r.stdout
+
+
+def test_capture_writes_a_store(tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("hello there\nsecond prompt\n\nthird\n")
+    out = tmp_path / "store"
+    assert main(["capture", "--model", "tiny-random-llama", "--prompts", str(prompts), "--site", "resid_post:-1",
+                 "--site", "final", "--out", str(out)]) == 0
+    from interp.models import load_model
+    from interp.store import ActivationStore
+
+    store = ActivationStore.open(out)
+    tok = load_model("tiny-random-llama").tokenizer
+    assert store.n_rows == sum(len(tok(t)["input_ids"]) for t in ["hello there", "second prompt", "third"])
+
+
+def test_capture_missing_prompt_file(capsys, tmp_path):
+    assert main(["capture", "--model", "tiny-random-llama", "--prompts", str(tmp_path / "none.txt"),
+                 "--site", "final", "--out", str(tmp_path / "s")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -13,6 +13,9 @@ import threading
 import time
 
 SITES = ["resid_post.0", "resid_post.1", "resid_post.2", "resid_post.3", "final"]
+# every site of tiny-random-llama: 17 x 64 floats = 4.3 KB per token, so a few seconds of compute write
+# hundreds of MB (the memory test needs data comparable to the process's own RSS)
+ALL_SITES = [f"{k}.{l}" for k in ("resid_pre", "attn_out", "mlp_out", "resid_post") for l in range(4)] + ["final"]
 _WORDS = ("the cat sat on a mat while rain fell over quiet hills and small birds sang of "
           "bright mornings lost ships old stories green rivers tired kings").split()
 
@@ -56,6 +59,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--split", default="contiguous")
     p.add_argument("--per-token", type=int, default=1)
+    p.add_argument("--all-sites", action="store_true", help="capture all 17 sites instead of SITES")
     p.add_argument("--report", default=None, help="write peak RSS and row counts here (JSON)")
     args = p.parse_args()
 
@@ -76,7 +80,7 @@ def main() -> None:
     before = psutil.Process().memory_info().rss
     t0 = time.time()
     with PeakRSS() as rss:
-        store = collect(model, texts, SITES, args.out, batch_size=args.batch_size, shard_rows=args.shard_rows,
+        store = collect(model, texts, ALL_SITES if args.all_sites else SITES, args.out, batch_size=args.batch_size, shard_rows=args.shard_rows,
                         per_token=bool(args.per_token), split=args.split, progress=False)
     seconds = time.time() - t0
     if args.report and store.manifests and int(os.environ.get("RANK", "0")) == 0:

@@ -37,8 +37,8 @@ def rows_by_key(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_peak_memory_flat_when_collecting_ten_times_more(tmp_path):
-    small = run_job(tmp_path / "x1", "--n-texts", "150", "--shard-rows", "2048")
-    large = run_job(tmp_path / "x10", "--n-texts", "1500", "--shard-rows", "2048")
+    small = run_job(tmp_path / "x1", "--n-texts", "40", "--shard-rows", "512", "--all-sites")
+    large = run_job(tmp_path / "x10", "--n-texts", "400", "--shard-rows", "512", "--all-sites")
     mb = lambda b: round(b / 2**20)  # noqa: E731
     print(f"\n1x: {small['rows']} rows, {mb(small['bytes'])} MiB on disk, peak RSS collect {mb(small['peak_rss'])} MiB, "
           f"read {mb(small['read_peak_rss'])} MiB (ru_maxrss {mb(small['ru_maxrss'])} MiB), {small['seconds']:.1f}s")
@@ -54,7 +54,7 @@ def test_peak_memory_flat_when_collecting_ten_times_more(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_equals_uninterrupted(tiny_llama, tmp_path):
-    n_texts, args = 400, ["--n-texts", "400", "--shard-rows", "1024"]
+    n_texts, args = 240, ["--n-texts", "240", "--shard-rows", "512"]
     rng = random.Random(20240611)
     need_shards, extra_delay = rng.randint(1, 6), rng.uniform(0.0, 0.05)
     out = tmp_path / "killed"
@@ -91,7 +91,7 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tiny_llama, tmp_path):
     rerun = run_job(out, *args)
     assert rerun["resumed_from"] == killed["items_done"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # strays cleaned
-    ref = collect(tiny_llama, make_texts(n_texts), SITES, tmp_path / "ref", batch_size=16, shard_rows=1024,
+    ref = collect(tiny_llama, make_texts(n_texts), SITES, tmp_path / "ref", batch_size=16, shard_rows=512,
                   progress=False).read_all()
     store = ActivationStore.open(out)
     assert store.complete

@@ -1,0 +1,36 @@
+"""`interp capture`: collect activations at sites for a prompt file into an ActivationStore."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("capture", help="capture activations at sites into an ActivationStore (safetensors shards)")
+    p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct)")
+    p.add_argument("--prompts", required=True, help="file of prompts: .txt (one per line) or .jsonl (field 'prompt')")
+    p.add_argument("--site", action="append", required=True, help="site, e.g. resid_post:-1 (repeatable)")
+    p.add_argument("--out", required=True, help="store directory (resumed if it holds the same collection)")
+    p.add_argument("--pool", choices=["token", "mean", "last"], default="token",
+                   help="one row per real token (default), or one pooled row per prompt")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-length", type=int, default=None, help="truncate prompts to this many tokens")
+    p.add_argument("--chat", action="store_true", help="render prompts through the chat template first")
+    p.add_argument("--force", action="store_true", help="discard an existing store at --out")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.cli.common import read_prompts
+    from interp import DEFAULT_MODEL, load_model, parse_site
+    from interp.store import collect
+
+    prompts = read_prompts(args.prompts)
+    model = load_model(args.model or DEFAULT_MODEL)
+    sites = [parse_site(s).resolve(model) for s in args.site]
+    texts = [model.render(p, chat=True) for p in prompts] if args.chat else prompts
+    store = collect(
+        model, texts, sites, args.out, batch_size=args.batch_size, max_length=args.max_length,
+        per_token=args.pool == "token", pool="mean" if args.pool == "token" else args.pool, overwrite=args.force,
+    )
+    print(json.dumps({"store": args.out, "rows": store.n_rows, "d": store.d, "sites": [str(s) for s in sites]}, indent=2))
+    return 0

@@ -1,0 +1,182 @@
+"""The analysis steps after collection: train/measure SAEs, classify their features, probe the implicit reward.
+
+Artifacts (what the explorer reads):
+  saes/<model>/mlp_out.<l>/x<e>/            an SAE in sae-lens' format (cfg.json + sae_weights.safetensors)
+  saes/<model>/mlp_out.<l>/x<e>.metrics.json  L0, explained variance, dead fraction, CE losses
+  saes/table.json, saes/mmcs.json           all SAE metrics; MMCS small-vs-big and base-vs-tuned
+  features/<model>/mlp_out.<l>/x<e>.jsonl   one row per feature: corr, p, reward_related, top contexts
+  features/summary.json                     per-SAE counts
+  probe/results.json, probe/words.jsonl     R^2, Kendall tau; predicted vs lexicon valence per word
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from interp.io import read_json, write_json, write_jsonl
+from interp.runs import open_step
+from interp.sites import mlp_out
+from methods.reward_divergence.pipeline import MODELS, Context, collected, collected_texts
+
+log = logging.getLogger(__name__)
+
+
+def size_name(expansion: float) -> str:
+    return f"x{expansion:g}"
+
+
+def sae_dir(ctx: Context, name: str, layer: int, expansion: float):
+    return ctx.run_dir / "saes" / name / mlp_out(layer).key / size_name(expansion)
+
+
+def _upstream(ctx: Context) -> dict[str, Any]:
+    return {**ctx.base_config(), "layers": ctx.layers(), "collect": asdict(ctx.cfg.collect)}
+
+
+# --- SAEs -------------------------------------------------------------------------------
+def step_saes(ctx: Context) -> dict[str, Any]:
+    from interp.sae import (
+        ce_loss_recovered, load_sae, reconstruction_stats, save_sae, store_provider, store_rows, train_sae,
+    )
+
+    cfg = ctx.cfg.saes
+    step = open_step(ctx.run_dir, "saes", {**asdict(cfg), **_upstream(ctx)}, force=ctx.force)
+    if step.done:
+        return step.metrics()
+    layers = ctx.layers()
+    ce_texts = collected_texts(ctx)["eval"][: cfg.ce_texts]
+    table = []
+    for name in MODELS:
+        model = ctx.model(name)
+        train_store, eval_store = collected(ctx, name, "train"), collected(ctx, name, "eval")
+        for layer in layers:
+            key = mlp_out(layer).key
+            for e in cfg.expansions:
+                folder = sae_dir(ctx, name, layer, e)
+                mfile = folder.parent / f"{size_name(e)}.metrics.json"
+                if mfile.exists() and folder.exists():
+                    table.append(read_json(mfile))
+                    continue
+                if not folder.exists():
+                    log.info("training SAE %s %s %s", name, key, size_name(e))
+                    tcfg = cfg.train_config(e)
+                    meta = {"model_name": ctx.spec(name), "hook_name": mlp_out(layer).hook_name(model), "interp_site": key}
+                    sae = train_sae(store_provider(train_store, key, tcfg.batch_size, seed=tcfg.seed), model.d_model,
+                                    tcfg, metadata=meta, device=ctx.device)
+                    save_sae(sae, folder)
+                sae = load_sae(folder, device=ctx.device)
+                quality = reconstruction_stats(sae, store_rows(eval_store, key, 4096, shuffle=False))
+                ce = ce_loss_recovered(model, sae, mlp_out(layer), ce_texts, max_length=ctx.cfg.collect.max_length)
+                row = {"model": name, "site": key, "layer": layer, "expansion": e, "architecture": cfg.architecture,
+                       "path": str(folder.relative_to(ctx.run_dir)), **quality, **ce}
+                write_json(mfile, row)
+                table.append(row)
+    write_json(step.file("table.json"), table)
+    mm = mmcs_table(ctx, layers)
+    write_json(step.file("mmcs.json"), mm)
+    return step.finish({"saes": table, "mmcs": mm})
+
+
+def mmcs_table(ctx: Context, layers: list[int]) -> list[dict[str, Any]]:
+    """MMCS (Hungarian and max) small-vs-big per model and layer, and tuned-vs-base per layer and size, with chance levels."""
+    from interp.sae import load_sae, random_baseline, sae_mmcs
+
+    cfg = ctx.cfg.saes
+    sizes = sorted(cfg.expansions)
+    baselines: dict[tuple, dict] = {}
+
+    def compare(kind: str, a_id: dict, b_id: dict, a, b) -> dict[str, Any]:
+        row: dict[str, Any] = {"kind": kind, "a": a_id, "b": b_id, "n_a": int(a.cfg.d_sae), "n_b": int(b.cfg.d_sae)}
+        for match in ("hungarian", "max"):
+            row[match] = sae_mmcs(a, b, match).value
+            shape = (row["n_a"], row["n_b"], int(a.cfg.d_in), match)
+            if shape not in baselines:
+                baselines[shape] = random_baseline(*shape, n_sims=cfg.mmcs_sims, seed=cfg.seed)
+            row[f"{match}_random"] = baselines[shape]["mean"]
+        return row
+
+    rows = []
+    for layer in layers:
+        key = mlp_out(layer).key
+        loaded = {(n, e): load_sae(sae_dir(ctx, n, layer, e)) for n in MODELS for e in sizes}
+        for n in MODELS:
+            for e in sizes[1:]:
+                rows.append(compare("small_vs_big", {"model": n, "site": key, "expansion": sizes[0]},
+                                    {"model": n, "site": key, "expansion": e}, loaded[(n, sizes[0])], loaded[(n, e)]))
+        for e in sizes:
+            rows.append(compare("tuned_vs_base", {"model": "tuned", "site": key, "expansion": e},
+                                {"model": "base", "site": key, "expansion": e}, loaded[("tuned", e)], loaded[("base", e)]))
+    return rows
+
+
+# --- features -----------------------------------------------------------------------------
+def step_features(ctx: Context) -> dict[str, Any]:
+    from interp.sae import load_sae
+    from methods.reward_divergence.features import classify_features, token_table
+    from methods.reward_divergence.valence import label_texts
+
+    cfg = ctx.cfg.features
+    step = open_step(ctx.run_dir, "features", {**asdict(cfg), **_upstream(ctx), "saes": asdict(ctx.cfg.saes)},
+                     force=ctx.force)
+    if step.done:
+        return step.metrics()
+    layers = ctx.layers()
+    keys = [mlp_out(layer).key for layer in layers]
+    texts = collected_texts(ctx)["eval"]
+    labeller = None
+    if cfg.llm_labels:
+        from methods.reward_divergence.labeller import FeatureLabeller
+
+        labeller = FeatureLabeller.from_env()
+    summaries, counts = [], {}
+    for name in MODELS:
+        tokenizer = ctx.model(name).tokenizer
+        table = token_table(collected(ctx, name, "eval"), keys, label_texts(tokenizer, texts, cfg.valence), cfg.max_tokens)
+        for layer, key in zip(layers, keys):
+            for e in ctx.cfg.saes.expansions:
+                sae = load_sae(sae_dir(ctx, name, layer, e))
+                rows, summ = classify_features(sae, table, key, cfg, tokenizer)
+                if labeller is not None:
+                    for r in rows:
+                        if r["reward_related"] and r["top"]:
+                            r["llm_label"] = labeller.label(r["top"])
+                write_jsonl(step.path / name / key / f"{size_name(e)}.jsonl", rows)
+                summaries.append({"model": name, "site": key, "layer": layer, "expansion": e, **summ})
+                counts.setdefault(name, {}).setdefault(key, {})[size_name(e)] = summ["n_reward_related"]
+    write_json(step.file("summary.json"), summaries)
+    return step.finish({"counts": counts, "summaries": summaries})
+
+
+# --- probe --------------------------------------------------------------------------------
+def step_probe(ctx: Context) -> dict[str, Any]:
+    from interp.sae import load_sae
+    from methods.reward_divergence.features import token_table
+    from methods.reward_divergence.probe import run_probe
+    from methods.reward_divergence.valence import label_texts
+
+    cfg = ctx.cfg.probe
+    expansion = cfg.expansion or max(ctx.cfg.saes.expansions)
+    if expansion not in ctx.cfg.saes.expansions:
+        raise ValueError(f"probe expansion {expansion:g} is not among the trained sizes {ctx.cfg.saes.expansions}")
+    step = open_step(ctx.run_dir, "probe", {**asdict(cfg), **_upstream(ctx), "saes": asdict(ctx.cfg.saes),
+                                            "valence": ctx.cfg.features.valence}, force=ctx.force)
+    if step.done:
+        return step.metrics()
+    layers = ctx.layers()
+    keys = [mlp_out(layer).key for layer in layers]
+    texts = collected_texts(ctx)["eval"]
+    results, words = {}, []
+    for name in ("tuned", "base"):  # the tuned model is the point; the base model is the comparison
+        tokenizer = ctx.model(name).tokenizer
+        labels = label_texts(tokenizer, texts, ctx.cfg.features.valence)
+        table = token_table(collected(ctx, name, "eval"), keys, labels, cfg.max_tokens)
+        saes = [load_sae(sae_dir(ctx, name, layer, expansion)) for layer in layers]
+        res = run_probe(saes, table, keys, cfg)
+        words.extend({"model": name, **w} for w in res.pop("words"))
+        results[name] = {**res, "expansion": expansion, "sites": keys}
+    write_jsonl(step.file("words.jsonl"), words)
+    write_json(step.file("results.json"), results)
+    brief = {n: {k: r[k] for k in ("r2_test", "kendall_tau", "kendall_p", "n_test_words", "n_recovered", "alpha")}
+             for n, r in results.items()}
+    return step.finish(brief)
