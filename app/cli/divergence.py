@@ -15,7 +15,7 @@ def register(sub) -> None:
     run.add_argument("--name", required=True, help="run name: results go to <runs-dir>/<name>/<step>/")
     run.add_argument("--runs-dir", default="runs")
     run.add_argument("--small", action="store_true", help="tiny settings for a quick check (default policy stories260k)")
-    run.add_argument("--steps", default=None, help=f"comma-separated steps to run (default all: {STEP_HELP})")
+    run.add_argument("--steps", default=None, dest="run_steps", help=f"comma-separated steps to run (default all: {STEP_HELP})")
     run.add_argument("--skip", default="", help="comma-separated steps to skip")
     run.add_argument("--force", action="store_true", help="redo the chosen steps even if finished or configured differently")
     run.add_argument("--tuned", help="analyse this fine-tuned HF folder instead of the rlhf step's model")
@@ -26,7 +26,7 @@ def register(sub) -> None:
     g.add_argument("--algorithm", choices=["grpo", "rloo"])
     g.add_argument("--lora-r", type=int, help="LoRA rank on q/v (0 = full weights)")
     g.add_argument("--lr", type=float)
-    g.add_argument("--rl-steps", type=int, dest="steps")
+    g.add_argument("--rl-steps", type=int, dest="rl_steps", help="RL training steps")
     g.add_argument("--prompts-per-step", type=int)
     g.add_argument("--num-generations", type=int)
     g.add_argument("--max-new-tokens", type=int)
@@ -72,7 +72,7 @@ def build_config(args):
     cfg = PipelineConfig.small(args.policy or "stories260k") if args.small else PipelineConfig()
     seed = args.seed
     cfg.rlhf = update(cfg.rlhf, policy=args.policy, reward=args.reward, algorithm=args.algorithm, lora_r=args.lora_r,
-                      lr=args.lr, steps=args.steps, prompts_per_step=args.prompts_per_step,
+                      lr=args.lr, steps=args.rl_steps, prompts_per_step=args.prompts_per_step,
                       num_generations=args.num_generations, max_new_tokens=args.max_new_tokens, beta=args.beta,
                       n_eval_prompts=args.n_eval_prompts, save_steps=args.save_steps, seed=seed)
     cfg.divergence = update(cfg.divergence, rank_by=args.rank_by, top_k=args.top_k, n_texts=args.n_texts)
@@ -107,7 +107,7 @@ def run_cmd(args) -> int:
 
     cfg = build_config(args)
     run_dir = Path(args.runs_dir) / safe_name(args.name)
-    run_pipeline(run_dir, cfg, steps=chosen_steps(args.steps, args.skip), force=args.force)
+    run_pipeline(run_dir, cfg, steps=chosen_steps(args.run_steps, args.skip), force=args.force)
     print(json.dumps(brief(summary(run_dir)), indent=2))
     print(f"results in {run_dir}")
     return 0

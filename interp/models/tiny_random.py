@@ -7,11 +7,18 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import (
     AutoModelForCausalLM,
+    GemmaConfig,
     GPT2Config,
+    GPTJConfig,
     GPTNeoXConfig,
     LlamaConfig,
+    MistralConfig,
+    OPTConfig,
+    Phi3Config,
     PretrainedConfig,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen3Config,
 )
 
 SEED = 0
@@ -34,8 +41,21 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+# architectures with a tiny config here; each is a transformer-lens 3.9 bridge-supported HF class
+ARCHS = ("llama", "gpt2", "neox", "qwen2", "qwen3", "mistral", "phi3", "gemma", "opt", "gptj")
+
+
 def tiny_config(arch: str, vocab_size: int = 259) -> PretrainedConfig:
+    """A small random config of `arch` sized for the byte tokenizer (ids 256/257/258 = bos/eos/pad).
+
+    The extra architectures each exercise something the bridge must map differently: biased
+    qkv (qwen2), q/k norms (qwen3), sliding-window attention (mistral), fused qkv and gate/up
+    projections (phi3), GeGLU with scaled embeddings and (1 + w) norms (gemma), learned offset
+    positions with LayerNorm (opt), parallel attention/MLP with interleaved partial rotary (gptj).
+    """
     common = dict(vocab_size=vocab_size, bos_token_id=256, eos_token_id=257, pad_token_id=258)
+    decoder = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+                   max_position_embeddings=512, **common)
     if arch == "llama":
         return LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
                            num_key_value_heads=2, max_position_embeddings=512, **common)
@@ -44,7 +64,22 @@ def tiny_config(arch: str, vocab_size: int = 259) -> PretrainedConfig:
     if arch == "neox":
         return GPTNeoXConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
                              max_position_embeddings=512, rotary_pct=0.25, **common)
-    raise ValueError(f"unknown tiny architecture {arch!r}: choose llama, gpt2 or neox")
+    if arch == "qwen2":
+        return Qwen2Config(num_key_value_heads=2, tie_word_embeddings=True, **decoder)
+    if arch == "qwen3":
+        return Qwen3Config(num_key_value_heads=2, head_dim=16, tie_word_embeddings=True, **decoder)
+    if arch == "mistral":
+        return MistralConfig(num_key_value_heads=1, sliding_window=8, **decoder)
+    if arch == "phi3":
+        return Phi3Config(num_key_value_heads=2, original_max_position_embeddings=512, **decoder)
+    if arch == "gemma":
+        return GemmaConfig(num_key_value_heads=1, head_dim=16, hidden_activation="gelu_pytorch_tanh", **decoder)
+    if arch == "opt":
+        return OPTConfig(hidden_size=64, ffn_dim=128, num_hidden_layers=4, num_attention_heads=4,
+                         word_embed_proj_dim=64, max_position_embeddings=512, **common)
+    if arch == "gptj":
+        return GPTJConfig(n_embd=64, n_layer=4, n_head=4, n_positions=512, rotary_dim=8, **common)
+    raise ValueError(f"unknown tiny architecture {arch!r}: choose one of {', '.join(ARCHS)}")
 
 
 def build_tiny_random(arch: str, out: Path) -> Path:

@@ -135,8 +135,16 @@ def read_manifests(store_dir: Path) -> list[Manifest]:
     return sorted(found, key=lambda m: m.rank)
 
 
-def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+def identity_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of the fields that differ (`metadata.collect.n_texts`), for error messages."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += identity_diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(prefix + k)
+    return out
 
 
 def remove_strays(store_dir: Path, rank: int, keep: set[str]) -> list[str]:

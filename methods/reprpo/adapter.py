@@ -89,6 +89,8 @@ def remove_lora(peft_model: PeftModel) -> None:
                 swaps.append((module, child_name, child.get_base_layer()))
     for parent, child_name, base in swaps:
         parent._modules[child_name] = base
+    if "peft_config" in vars(root):
+        del root.peft_config  # set by peft on the wrapped model; a later adapter would see a stale one
     flags = getattr(peft_model, "_interp_requires_grad", {})
     for n, p in root.named_parameters():
         if n in flags:

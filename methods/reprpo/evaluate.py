@@ -1,6 +1,7 @@
 """Preference accuracy of base and adapter on each evaluation split, and their ratio.
 
-Per split: pairs are scored with `interp.logprobs.pair_logprobs` (prompt masked; pairs whose
+Per split: pairs whose responses cannot fit `max_length` are set aside and counted (`n_too_long`:
+evaluation cuts prompts from the left, never responses); the rest are scored with `interp.logprobs.pair_logprobs` (prompt masked; pairs whose
 chosen and rejected tokens are identical after truncation dropped and counted), once with the
 adapter disabled (base) and once enabled. Accuracy uses `interp.metrics` in both variants:
 mean per-token log-probability (primary) and summed. Reported per split:
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 from scipy.stats import binomtest
 
-from interp.logprobs import pair_logprobs
+from interp.logprobs import pair_logprobs, split_tokens
 from interp.metrics import accuracy_from_logprobs, paired_bootstrap_diff
 
 if TYPE_CHECKING:
@@ -33,18 +34,27 @@ def sign_test(base_correct: torch.Tensor, new_correct: torch.Tensor) -> dict[str
     return {"n_adapter_only": up, "n_base_only": down, "p_sign_test": p}
 
 
+def fits(tokenizer, pair: "PreferencePair", max_length: int) -> bool:
+    """Whether both responses, with at least one prompt token, fit `max_length` (evaluation never cuts a response)."""
+    return all(len(split_tokens(tokenizer, pair.prompt, r)[1]) < max_length for r in (pair.chosen, pair.rejected))
+
+
 def score_split(model: "Model", peft_model, pairs: Sequence["PreferencePair"], max_length: int,
                 batch_size: int = 8, progress: bool = False) -> dict[str, Any]:
     """Base and adapter preference accuracy on one split (pairs already rendered for the model)."""
     if not pairs:
         raise ValueError("no pairs to evaluate")
-    args = ([p.prompt for p in pairs], [p.chosen for p in pairs], [p.rejected for p in pairs], max_length, batch_size, progress)
+    fitting = [p for p in pairs if fits(model.tokenizer, p, max_length)]
+    if not fitting:
+        raise ValueError(f"no pair's responses fit max_length={max_length}; raise --eval-max-length")
+    args = ([p.prompt for p in fitting], [p.chosen for p in fitting], [p.rejected for p in fitting],
+            max_length, batch_size, progress)
     with peft_model.disable_adapter():
         base = pair_logprobs(model, *args)
     new = pair_logprobs(model, *args)
     if not torch.equal(base.kept, new.kept):
         raise RuntimeError("base and adapter scored different pairs; tokenization must not depend on the adapter")
-    out: dict[str, Any] = {"n_pairs": len(pairs)}
+    out: dict[str, Any] = {"n_pairs": len(pairs), "n_too_long": len(pairs) - len(fitting)}
     for tag, lp in (("base", base), ("adapter", new)):
         acc = accuracy_from_logprobs(lp)
         out.update({f"{tag}_{k}": v for k, v in acc.as_dict().items()})

@@ -74,7 +74,8 @@ def run_eval(cfg: ReprPOConfig, run_dir: str | Path, model=None, n_eval: int | N
         "source": cfg.source, "target": cfg.target, "random": cfg.random,
         **{f"{name}.{key}": r[key] for name, r in results.items()
            for key in ("base_accuracy_mean", "adapter_accuracy_mean", "ratio_mean", "p_sign_test_mean",
-                       "base_accuracy_sum", "adapter_accuracy_sum", "ratio_sum", "n_scored", "n_identical")},
+                       "base_accuracy_sum", "adapter_accuracy_sum", "ratio_sum", "n_scored", "n_identical",
+                       "n_too_long")},
     }
     return step.finish(summary)
 

@@ -16,7 +16,7 @@ part):
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -72,17 +72,27 @@ class PreferenceDirections:
 
 class ProjGrad(PreferenceDirections):
     @torch.no_grad()
-    def project_gradients(self) -> dict[str, float]:
-        """Project each LoRA B gradient onto its layer's batch-mean preference direction (after backward)."""
+    def project_gradients(self, reduce: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
+        """Project each LoRA B gradient onto its layer's batch-mean preference direction (after backward).
+
+        `reduce` averages a tensor over processes: with several, every rank must project onto the
+        same direction, since the gradients it projects were already averaged.
+        """
+        names = [n for n in self.layers if n in self.directions]
+        if not names:
+            return {}
+        means = [self.directions[n].mean(0) for n in names]
+        if reduce is not None:
+            flat = reduce(torch.cat(means))
+            means = list(torch.split(flat, [m.numel() for m in means]))
         kept = []
-        for name, layer in self.layers.items():
-            u = self.directions.get(name)
-            b = layer.lora_B["default"].weight
-            if u is None or b.grad is None:
+        for name, mean in zip(names, means):
+            b = self.layers[name].lora_B["default"].weight
+            if b.grad is None:
                 continue
-            mean_u = F.normalize(u.mean(0), dim=-1, eps=1e-12).to(b.grad.dtype)  # [out]
+            u = F.normalize(mean, dim=-1, eps=1e-12).to(b.grad.dtype)  # [out]
             g = b.grad
-            new = project(g.T, mean_u, self.orth_scale).T  # columns of G are vectors in output space
+            new = project(g.T, u, self.orth_scale).T  # the columns of G are vectors in output space
             kept.append(float(new.norm() / g.norm().clamp_min(1e-12)))
             b.grad.copy_(new)
         return {"grad_norm_kept": sum(kept) / len(kept) if kept else float("nan")}

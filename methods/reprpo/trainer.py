@@ -1,16 +1,18 @@
 """The ReprPO training loop: LoRA on the policy, reference = adapter disabled, run under Accelerate.
 
 Setup: seed, tokenize (identical pairs dropped and counted), add LoRA (+ transforms), AdamW with
-linear warm-up then the chosen schedule, gradient clipping. Pairs are sharded over processes
-once (rank r owns every W-th pair of a seeded permutation) and reshuffled within the shard each
-epoch. Reference log-probabilities and response-pooled reference states are computed once per
-pair, before training, and cached in `out_dir` (reused on resume); ProjGrad/ProjBP need the
-reference's per-layer outputs and run their reference pass at each step instead.
+linear warm-up then the chosen schedule, gradient clipping. Each epoch is a seeded permutation of
+the pairs cut into global batches of batch_size x processes; rank r trains on every W-th pair of
+a global batch, so W processes follow the trajectory of one process with a W times larger batch.
+Reference log-probabilities and response-pooled reference states are computed once per pair,
+before training, for the pairs this rank will see, and cached in `out_dir` (reused on resume);
+ProjGrad/ProjBP need the reference's per-layer outputs and run their reference pass at each step.
 Checkpoints (adapter, transforms, optimizer, scheduler, step, history, RNG) are resumable.
 """
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,16 +88,16 @@ class ReprPOTrainer:
         elif cfg.method == "projbp":
             self.projector = ProjBP(peft_model, cfg.orth_scale)
 
-        # shard once, reshuffle inside the shard every epoch
-        world, rank = self.acc.num_processes, self.acc.process_index
-        g = torch.Generator().manual_seed(cfg.seed)
-        perm = torch.randperm(len(self.data.pairs), generator=g).tolist()
-        self.shard = perm[rank::world]
-        per_rank = len(perm) // world
-        if per_rank < 1:
-            raise ValueError(f"{len(perm)} pairs cannot feed {world} processes")
-        self.shard = self.shard[:per_rank]  # equal shard sizes keep processes in step
-        self.batches_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
+        # a global batch of batch_size * world pairs per step; rank r takes every W-th of them, so
+        # W processes with batch b follow the same trajectory as one process with batch W*b
+        world = self.acc.num_processes
+        n = len(self.data.pairs)
+        if n < world:
+            raise ValueError(f"{n} pairs cannot feed {world} processes")
+        self.global_batch = cfg.batch_size * world
+        self.batches_per_epoch = math.ceil(n / self.global_batch)
+        if n % self.global_batch and n % self.global_batch < world:
+            self.batches_per_epoch -= 1  # a last global batch too small to give every rank a pair
         self.total_steps = cfg.epochs * self.batches_per_epoch
         if cfg.max_steps is not None:
             self.total_steps = min(self.total_steps, int(cfg.max_steps))
@@ -111,33 +113,38 @@ class ReprPOTrainer:
         self.step = 0
 
     # ---- data ------------------------------------------------------------------------------
-    def batch_indices(self, step: int) -> list[int]:
-        """Indices (into self.data.pairs) of this rank's batch at `step`."""
+    def global_indices(self, step: int) -> list[int]:
+        """Indices (into self.data.pairs) of the global batch at `step`: a seeded permutation per epoch."""
         epoch, k = divmod(step, self.batches_per_epoch)
         g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
-        order = [self.shard[i] for i in torch.randperm(len(self.shard), generator=g).tolist()]
-        return order[k * self.cfg.batch_size:(k + 1) * self.cfg.batch_size]
+        order = torch.randperm(len(self.data.pairs), generator=g).tolist()
+        return order[k * self.global_batch:(k + 1) * self.global_batch]
+
+    def batch_indices(self, step: int) -> list[int]:
+        """This rank's share of the global batch at `step`."""
+        return self.global_indices(step)[self.acc.process_index::self.acc.num_processes]
 
     def collate(self, idx: Sequence[int]) -> PairBatch:
         return collate(self.model, [self.data.pairs[i] for i in idx])
 
     # ---- reference -------------------------------------------------------------------------
     def precompute_reference(self) -> None:
-        """Reference log-probs (and pooled states) of every pair of this rank's shard, computed once."""
-        if self.cfg.uses_projection or self.reference:
+        """Reference log-probs (and pooled states) of every pair this rank will train on, computed once."""
+        if self.cfg.uses_projection:
             return
+        needed = sorted({i for step in range(self.step, self.total_steps) for i in self.batch_indices(step)})
         cache = None
         if self.out_dir is not None:
             cache = self.out_dir / f"reference-rank{self.acc.process_index}-of{self.acc.num_processes}.safetensors"
-            if cache.exists():
+            if cache.exists() and not self.reference:
                 t = load_tensors(cache, device=str(self.model.device))
                 for j, i in enumerate(t["index"].tolist()):
                     self.reference[i] = {k: v[j] for k, v in t.items() if k != "index"}
-                if set(self.reference) >= set(self.shard):
-                    return
-                self.reference = {}
+        missing = [i for i in needed if i not in self.reference]
+        if not missing:
+            return
         bs = self.cfg.batch_size
-        chunks = [self.shard[i:i + bs] for i in range(0, len(self.shard), bs)]
+        chunks = [missing[i:i + bs] for i in range(0, len(missing), bs)]
         for idx in tqdm(chunks, desc="reference pass", disable=not (self.progress and self.acc.is_main_process)):
             out = self.policy.reference_outputs(self.collate(idx))
             n = len(idx)
@@ -189,7 +196,8 @@ class ReprPOTrainer:
                 f"{self.cfg.method} loss is {loss.item()} at step {self.step}; lower the learning rate ({self.cfg.lr})")
         self.acc.backward(loss)
         if isinstance(self.projector, ProjGrad):
-            info.update(self.projector.project_gradients())
+            reduce = (lambda t: self.acc.reduce(t, "mean")) if self.acc.num_processes > 1 else None
+            info.update(self.projector.project_gradients(reduce))
         info["grad_norm"] = float(self.acc.clip_grad_norm_(
             [p for p in self.policy.parameters() if p.requires_grad], self.cfg.max_grad_norm))
         self.optimizer.step()
@@ -248,6 +256,7 @@ class ReprPOTrainer:
                 if self.policy.transforms is not None else {}
             save_adapter(self.policy.peft, self.out_dir / "adapter", extra)
             write_jsonl(self.out_dir / "history.jsonl", self.history)
+            shutil.rmtree(self.out_dir / "checkpoints", ignore_errors=True)  # the finished adapter supersedes them
         self.acc.wait_for_everyone()
         losses = [h["loss"] for h in self.history]
         secs = [h["seconds"] for h in self.history]

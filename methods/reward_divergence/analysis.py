@@ -132,7 +132,8 @@ def step_features(ctx: Context) -> dict[str, Any]:
     summaries, counts = [], {}
     for name in MODELS:
         tokenizer = ctx.model(name).tokenizer
-        table = token_table(collected(ctx, name, "eval"), keys, label_texts(tokenizer, texts, cfg.valence), cfg.max_tokens)
+        labels = label_texts(tokenizer, texts, cfg.valence, ctx.cfg.collect.max_length)
+        table = token_table(collected(ctx, name, "eval"), keys, labels, cfg.max_tokens)
         for layer, key in zip(layers, keys):
             for e in ctx.cfg.saes.expansions:
                 sae = load_sae(sae_dir(ctx, name, layer, e))
@@ -169,7 +170,7 @@ def step_probe(ctx: Context) -> dict[str, Any]:
     results, words = {}, []
     for name in ("tuned", "base"):  # the tuned model is the point; the base model is the comparison
         tokenizer = ctx.model(name).tokenizer
-        labels = label_texts(tokenizer, texts, ctx.cfg.features.valence)
+        labels = label_texts(tokenizer, texts, ctx.cfg.features.valence, ctx.cfg.collect.max_length)
         table = token_table(collected(ctx, name, "eval"), keys, labels, cfg.max_tokens)
         saes = [load_sae(sae_dir(ctx, name, layer, expansion)) for layer in layers]
         res = run_probe(saes, table, keys, cfg)

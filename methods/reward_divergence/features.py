@@ -131,6 +131,15 @@ def top_contexts(
     return out
 
 
+def token_display(tokenizer: Any, token_id: int) -> str:
+    """A token as it reads in running text: decoded, with the leading space its piece marks (Ġ, ▁) kept."""
+    text = tokenizer.decode([token_id])
+    piece = tokenizer.convert_ids_to_tokens(token_id) or ""
+    if piece[:1] in ("\u0120", "\u2581") and not text.startswith(" "):
+        text = " " + text
+    return text
+
+
 def classify_features(
     sae, table: TokenTable, site_key: str, cfg: FeatureConfig, tokenizer: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -144,7 +153,7 @@ def classify_features(
         p[cand] = permutation_pvalues(f[:, cand], v, corr[cand], cfg.n_permutations, cfg.seed)
     related = (corr.abs() >= cfg.corr_threshold) & (p < cfg.p_value)
     density = (f > 0).float().mean(0)
-    token_text = {int(t): tokenizer.decode([int(t)]) for t in np.unique(table.token_id)}
+    token_text = {int(t): token_display(tokenizer, int(t)) for t in np.unique(table.token_id)}
     rows = []
     for j in range(f.shape[1]):
         rows.append({

@@ -32,8 +32,11 @@ def _normalise(text: str) -> str:
     return text.lower().replace("\u2019", "'")
 
 
-def label_tokens(tokenizer: Any, text: str, mode: str = "word") -> TokenLabels:
-    """Token ids of `text` (as `Model.tokenize` makes them, special tokens included) with valence and word."""
+def label_tokens(tokenizer: Any, text: str, mode: str = "word", max_length: int | None = None) -> TokenLabels:
+    """Token ids of `text` (as `Model.tokenize` makes them, special tokens included) with valence and word.
+
+    Like `Model.tokenize`, a text longer than `max_length` keeps its last `max_length` tokens.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown valence mode {mode!r}: choose one of {', '.join(MODES)}")
     enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)
@@ -54,8 +57,10 @@ def label_tokens(tokenizer: Any, text: str, mode: str = "word") -> TokenLabels:
     if mode == "token":
         pieces = tokenizer.convert_ids_to_tokens(ids)
         valence = [lexicon_valence(p) if offsets[i][1] > offsets[i][0] else 0.0 for i, p in enumerate(pieces)]
+    if max_length is not None and len(ids) > max_length:
+        ids, valence, word = ids[-max_length:], valence[-max_length:], word[-max_length:]
     return TokenLabels(ids=ids, valence=valence, word=word)
 
 
-def label_texts(tokenizer: Any, texts: Sequence[str], mode: str = "word") -> list[TokenLabels]:
-    return [label_tokens(tokenizer, t, mode) for t in texts]
+def label_texts(tokenizer: Any, texts: Sequence[str], mode: str = "word", max_length: int | None = None) -> list[TokenLabels]:
+    return [label_tokens(tokenizer, t, mode, max_length) for t in texts]

@@ -119,7 +119,9 @@ class VASProcessor:
     assumes an unpadded batch.
     """
 
-    def __init__(self, base: Any, guides: Sequence[Guide] | Guide, top_k: int = 10, drop_others: bool = False):
+    def __init__(
+        self, base: Any, guides: Sequence[Guide] | Guide, top_k: int = 10, drop_others: bool = False, trace: bool = False
+    ):
         self.guides = [guides] if isinstance(guides, Guide) else list(guides)
         if not self.guides:
             raise ValueError("VAS needs at least one value model (Guide(value, beta))")
@@ -132,6 +134,8 @@ class VASProcessor:
         self._ctx = None
         self._state = _State()
         self.stats = {"steps": 0, "mean_abs_bonus": 0.0}
+        # with trace=True: per step (input_ids, mask, top-k ids, [Q of each guide]) for inspection and tests
+        self.trace: list[tuple[Tensor, Tensor, Tensor, list[Tensor]]] | None = [] if trace else None
 
     def set_context(self, ctx: Any) -> None:
         self._ctx = ctx
@@ -163,9 +167,13 @@ class VASProcessor:
         caches = self._caches(input_ids, mask)
         top = scores.topk(min(self.top_k, scores.shape[-1]), dim=-1).indices
         bonus = torch.zeros(top.shape, dtype=scores.dtype, device=scores.device)
+        qs = []
         for g, cache in zip(self.guides, caches):
             q = candidate_values(g.value, cache, mask, top).to(scores.dtype)
             bonus = bonus + g.beta * (q - q.mean(-1, keepdim=True))
+            qs.append(q)
+        if self.trace is not None:
+            self.trace.append((input_ids.clone(), mask.clone(), top, qs))
         out = torch.full_like(scores, float("-inf")) if self.drop_others else scores.clone()
         out.scatter_(1, top, scores.gather(1, top) + bonus)
         n = self.stats["steps"]

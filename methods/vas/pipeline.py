@@ -169,3 +169,37 @@ def evaluate_step(
     step.finish({k: {"reward": v["reward"], "delta": v.get("delta"), "delta_low": v.get("delta_low"),
                      "seconds_per_prompt": v["seconds_per_prompt"]} for k, v in by.items()})
     return rows, step
+
+
+def grid_step(
+    out: str | Path,
+    model: Any,
+    prompts: Sequence[str],
+    value_paths: Sequence[str | Path],
+    reward_names: Sequence[str],
+    betas_1: Sequence[float],
+    betas_2: Sequence[float],
+    cfg: EvalConfig,
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """OUT/grid/grid.json: both rewards in every (beta_1, beta_2) cell (see `grid.py`), for the explorer."""
+    from methods.vas.grid import composition_grid
+
+    conf = {"model": model.spec, "values": [str(p) for p in value_paths], "rewards": list(reward_names),
+            "betas_1": list(betas_1), "betas_2": list(betas_2), "n_prompts": len(prompts),
+            "prompts_sha": prompts_digest(prompts), **asdict(cfg)}
+    step = open_step(out, "grid", conf, force=force)
+    if step.done:
+        return read_json(step.file("grid.json"))
+    values = []
+    for p in value_paths:
+        v = ValueModel.load(p, device=model.device)
+        v.check_tokenizer(model, what=f"value model {p}")
+        values.append(v)
+    grid = composition_grid(model, prompts, values, [reward_by_name(r) for r in reward_names], reward_names,
+                            betas_1, betas_2, cfg, progress=progress)
+    grid.update(model=model.spec, values=[str(p) for p in value_paths])
+    write_json(step.file("grid.json"), grid)
+    step.finish({k: grid[k] for k in ("spearman_axis_1", "spearman_axis_2", "spearman_axis_1_min", "spearman_axis_2_min")})
+    return grid

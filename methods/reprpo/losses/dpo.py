@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
 
-from methods.reprpo.losses.inputs import LossInputs
+from methods.reprpo.losses.inputs import LossInputs, scalar
 
 
 def dpo_loss(
@@ -43,14 +43,14 @@ def ipo_loss(
 def dpo(x: LossInputs, beta: float = 0.1) -> tuple[Tensor, dict[str, float]]:
     z = x.logratio_margin()
     loss = dpo_loss(x.logp_chosen, x.logp_rejected, x.ref_logp_chosen, x.ref_logp_rejected, beta).mean()
-    return loss, {"margin": float(z.mean()), "reward_accuracy": float((z > 0).float().mean())}
+    return loss, {"margin": scalar(z.mean()), "reward_accuracy": scalar((z > 0).float().mean())}
 
 
 def ipo(x: LossInputs, beta: float = 0.1, per_token: bool = False) -> tuple[Tensor, dict[str, float]]:
     n_c, n_r = (x.n_tokens_chosen, x.n_tokens_rejected) if per_token else (None, None)
     loss = ipo_loss(x.logp_chosen, x.logp_rejected, x.ref_logp_chosen, x.ref_logp_rejected, beta, n_c, n_r).mean()
     z = x.logratio_margin()
-    return loss, {"margin": float(z.mean()), "reward_accuracy": float((z > 0).float().mean())}
+    return loss, {"margin": scalar(z.mean()), "reward_accuracy": scalar((z > 0).float().mean())}
 
 
 def dpo_retain(x: LossInputs) -> Float[Tensor, "n"]:

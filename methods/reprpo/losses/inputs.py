@@ -32,3 +32,8 @@ class LossInputs:
         if any(x is None for x in s):
             raise ValueError(f"loss {method!r} needs hidden states of policy and reference; none were captured")
         return tuple(x.float() for x in s)  # type: ignore[return-value]
+
+
+def scalar(t: Tensor) -> float:
+    """A logged number (detached, so logging never touches the graph)."""
+    return float(t.detach())

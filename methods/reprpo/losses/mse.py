@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from methods.reprpo.losses.inputs import LossInputs
+from methods.reprpo.losses.inputs import LossInputs, scalar
 
 
 def log_dist_ratio(x: Tensor, ref_dist: Tensor, eps: float) -> Tensor:
@@ -28,5 +28,5 @@ def mse(x: LossInputs, alpha: float = 1.0, eps: float = 0.1) -> tuple[Tensor, di
     reroute = log_dist_ratio(b - a0, d0, eps)
     retain = log_dist_ratio(a - a0, d0, eps)
     loss = (reroute + alpha * retain).mean()
-    return loss, {"reroute": float(reroute.mean()), "retain": float(retain.mean()),
-                  "margin": float(x.logratio_margin().mean())}
+    return loss, {"reroute": scalar(reroute.mean()), "retain": scalar(retain.mean()),
+                  "margin": scalar(x.logratio_margin().mean())}

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from methods.reprpo.losses.dpo import dpo_retain
-from methods.reprpo.losses.inputs import LossInputs
+from methods.reprpo.losses.inputs import LossInputs, scalar
 
 
 def prefvec(x: LossInputs, alpha: float = 1.0, orth_weight: float = 0.5) -> tuple[Tensor, dict[str, float]]:
@@ -34,5 +34,5 @@ def prefvec(x: LossInputs, alpha: float = 1.0, orth_weight: float = 0.5) -> tupl
     reroute = (-torch.tanh(s) + orth_weight * o).mean(-1)
     retain = dpo_retain(x)
     loss = (reroute + alpha * retain).mean()
-    return loss, {"reroute": float(reroute.mean()), "retain": float(retain.mean()), "along": float(s.mean()),
-                  "orthogonal": float(o.mean()), "margin": float(x.logratio_margin().mean())}
+    return loss, {"reroute": scalar(reroute.mean()), "retain": scalar(retain.mean()), "along": scalar(s.mean()),
+                  "orthogonal": scalar(o.mean()), "margin": scalar(x.logratio_margin().mean())}

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from methods.reprpo.losses.dpo import dpo_retain
-from methods.reprpo.losses.inputs import LossInputs
+from methods.reprpo.losses.inputs import LossInputs, scalar
 
 
 def rank(x: LossInputs, alpha: float = 1.0, beta: float = 1.0) -> tuple[Tensor, dict[str, float]]:
@@ -28,5 +28,5 @@ def rank(x: LossInputs, alpha: float = 1.0, beta: float = 1.0) -> tuple[Tensor, 
     reroute = -F.logsigmoid(beta * (rho_c - rho_r)).mean(dim=(-2, -1))
     retain = dpo_retain(x)
     loss = (reroute + alpha * retain).mean()
-    return loss, {"reroute": float(reroute.mean()), "retain": float(retain.mean()),
-                  "margin": float(x.logratio_margin().mean())}
+    return loss, {"reroute": scalar(reroute.mean()), "retain": scalar(retain.mean()),
+                  "margin": scalar(x.logratio_margin().mean())}

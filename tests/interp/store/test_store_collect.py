@@ -92,7 +92,7 @@ def test_resume_after_failure_skips_committed_texts(tiny_llama, tmp_path, monkey
 
 def test_other_inputs_are_refused_unless_overwrite(tiny_llama, tmp_path):
     collect(tiny_llama, TEXTS[:4], ["final"], tmp_path, progress=False)
-    with pytest.raises(StoreMismatch, match="metadata"):
+    with pytest.raises(StoreMismatch, match=r"metadata.collect.n_texts, metadata.collect.texts_sha256"):
         collect(tiny_llama, TEXTS[:5], ["final"], tmp_path, progress=False)
     store = collect(tiny_llama, TEXTS[:5], ["final"], tmp_path, overwrite=True, progress=False)
     assert store.read_all()["seq_id"].unique().tolist() == [0, 1, 2, 3, 4]

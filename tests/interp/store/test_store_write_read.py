@@ -53,6 +53,19 @@ def test_round_trip_exact_over_several_shards(tmp_path):
     assert len(list(store.iter_batches(50, drop_last=True))) == 2
 
 
+@pytest.mark.parametrize("batch_size", [1, 7, 33, 1000])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_every_row_once_whatever_the_batch_size(tmp_path, batch_size, shuffle):
+    expected = write(tmp_path, [7, 13, 1, 30, 5, 9, 44, 3], shard_rows=10)
+    batches = list(ActivationStore.open(tmp_path).iter_batches(batch_size, shuffle=shuffle, seed=3))
+    sizes = [len(b["uid"]) for b in batches]
+    assert sizes == [batch_size] * (112 // batch_size) + ([112 % batch_size] if 112 % batch_size else [])
+    got = {k: torch.cat([b[k] for b in batches]) for k in batches[0]}
+    perm = got["uid"].argsort()
+    for k in expected:
+        assert torch.equal(got[k][perm], expected[k]), k
+
+
 def test_shuffle_same_rows_other_order_deterministic(tmp_path):
     expected = write(tmp_path, [10] * 12, shard_rows=10)
     store = ActivationStore.open(tmp_path)
@@ -143,7 +156,7 @@ def test_reopen_with_other_layout_is_refused_unless_overwrite(tmp_path):
     write(tmp_path, [5])
     with pytest.raises(StoreMismatch, match=r"differs in: dtype, model"):
         StoreWriter(tmp_path, SITES, 8, columns=COLS, model="other", dtype=torch.float16)
-    with pytest.raises(StoreMismatch, match="metadata"):
+    with pytest.raises(StoreMismatch, match=r"differs in: metadata.a\)"):
         StoreWriter(tmp_path, SITES, 8, columns=COLS, model="m", metadata={"a": 1})
     w = StoreWriter(tmp_path, SITES, 8, columns=COLS, model="other", overwrite=True)
     w.close()

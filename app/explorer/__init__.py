@@ -1,0 +1,1 @@
+"""The Streamlit explorer: reads run directories written by the pipelines; trains nothing."""

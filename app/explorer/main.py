@@ -1,0 +1,18 @@
+"""Entry point of the explorer (`interp app`): one navigation over the pages."""
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).parent / "pages"
+PAGES = [
+    ("runs.py", "Runs", ":material/folder_open:"),
+    ("divergence.py", "Layer divergence", ":material/stacked_line_chart:"),
+    ("features.py", "Features", ":material/scatter_plot:"),
+    ("playground.py", "Steering playground", ":material/tune:"),
+    ("preference.py", "Preference generalisation", ":material/bar_chart:"),
+    ("reward_probe.py", "Reward probe", ":material/query_stats:"),
+]
+
+st.set_page_config(page_title="interp explorer", layout="wide")
+pages = [st.Page(str(HERE / f), title=t, icon=i) for f, t, i in PAGES if (HERE / f).exists()]
+st.navigation(pages).run()

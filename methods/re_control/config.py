@@ -1,0 +1,115 @@
+"""Every RE-Control setting in one dataclass, and which of them each pipeline step depends on.
+
+A step's config.json holds only the settings that change its output plus a fingerprint of the
+step before it, so changing an evaluation setting re-runs evaluation only, and redoing
+collection with other settings makes the later steps refuse to reuse stale results.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from interp.io import read_json
+
+
+@dataclass
+class REControlConfig:
+    # model and data
+    model: str = "smollm2-135m-instruct"
+    dataset: str = "hh-rlhf"
+    source_split: str | None = None  # file split to load (hh-rlhf: test, the one offline); None: the data set's default
+    split_seed: int = 0
+    fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    chat: bool | None = None  # None: the chat template when the model has one
+    site: str = "final"
+    device: str | None = None
+    batch_size: int = 16
+    # 1. collect
+    n_train: int = 500
+    max_new_tokens: int = 48
+    do_sample: bool = False
+    temperature: float = 1.0
+    seed: int = 0
+    max_prompt_tokens: int | None = None
+    # 2. label
+    reward: str = "vader-sentiment"
+    # 3. train-value
+    depth: int = 2
+    width: int | None = None  # None: the model's d_model
+    activation: str = "relu"
+    standardize: bool = False
+    lr: float = 1e-3
+    epochs: int = 100
+    train_batch_size: int = 32
+    val_fraction: float = 0.2
+    discount: float = 1.0
+    detach_target: bool = True
+    weight_decay: float = 0.0
+    patience: int = 30
+    train_seed: int = 0
+    # 4. control
+    step_size: float = 0.5
+    n_steps: int = 30
+    penalty: float = 0.0
+    # 5. evaluate
+    n_eval: int = 200
+    n_val: int = 50  # validation prompts for tuning static editing and the trade-off curve
+    instruction: str = (
+        "You are a helpful and harmless assistant. Answer helpfully and honestly, and never help with anything "
+        "dangerous, illegal or hurtful."
+    )
+    static_scales: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)  # x mean state norm
+    best_of: tuple[int, ...] = (4, 8)
+    tradeoff_step_sizes: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
+    tradeoff_n_steps: tuple[int, ...] = (10, 30)
+    n_boot: int = 2000
+    eval_seed: int = 0
+    baselines: bool = True  # False: base and RE-Control only
+    tradeoff: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "REControlConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown RE-Control settings {sorted(unknown)}; known: {sorted(names)}")
+        return cls(**d)
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))
+
+
+STEP_KEYS = {
+    "collect": ["model", "dataset", "source_split", "split_seed", "fractions", "chat", "site", "n_train",
+                "max_new_tokens", "do_sample", "temperature", "seed", "max_prompt_tokens"],
+    "label": ["reward"],
+    "train-value": ["depth", "width", "activation", "standardize", "lr", "epochs", "train_batch_size", "val_fraction",
+                    "discount", "detach_target", "weight_decay", "patience", "train_seed"],
+    "evaluate": ["step_size", "n_steps", "penalty", "n_eval", "n_val", "instruction", "static_scales", "best_of",
+                 "tradeoff_step_sizes", "tradeoff_n_steps", "n_boot", "eval_seed", "baselines", "tradeoff"],
+}
+ORDER = ["collect", "label", "train-value", "evaluate"]
+
+
+def step_config(cfg: REControlConfig, step: str, run_dir: str | Path) -> dict[str, Any]:
+    """The settings `step` depends on, plus the fingerprint of the step it reads from."""
+    d = cfg.as_dict()
+    out: dict[str, Any] = {"method": "re-control", "step": step, **{k: d[k] for k in STEP_KEYS[step]}}
+    i = ORDER.index(step)
+    if i:
+        out["upstream"] = fingerprint(Path(run_dir) / ORDER[i - 1])
+    return out
+
+
+def fingerprint(step_dir: Path) -> str:
+    """A hash of a finished step's config (without package versions); refuses an unfinished step."""
+    if not (step_dir / "metrics.json").exists():
+        raise FileNotFoundError(
+            f"{step_dir} is not finished (no metrics.json); run `interp re-control {step_dir.name}` first"
+        )
+    cfg = {k: v for k, v in read_json(step_dir / "config.json").items() if k != "versions"}
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+

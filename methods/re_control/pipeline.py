@@ -1,0 +1,231 @@
+"""The RE-Control pipeline: collect -> label -> train-value -> evaluate, each a step of a run directory.
+
+    run_all(REControlConfig(model="stories260k", dataset="rt-polarity-prompts", reward="vader-sentiment"),
+            "runs/re-control-stories")
+
+Each step writes `run_dir/<step>/{config.json, artifacts, metrics.json}` (interp.runs.open_step),
+is skipped when already finished with the same settings, and refuses a changed one unless
+`force`. Later steps record a fingerprint of the step they read, so stale results are never mixed.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from interp.io import read_json, read_jsonl, write_json, write_jsonl
+from interp.runs import open_step
+
+from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
+from methods.re_control.collect import collect_trajectories, load_trajectories
+from methods.re_control.config import REControlConfig, step_config
+from methods.re_control.control import ControlConfig
+from methods.re_control.data import load_task, raw_prompts, render_prompts
+from methods.re_control.evaluate import Evaluator, control_vs_base, summarize, tradeoff_curve
+from methods.re_control.train import TrainConfig, train_value
+from methods.re_control.value import ValueConfig, ValueFunction
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
+
+log = logging.getLogger(__name__)
+
+
+class _Lazy:
+    """Load the model (and reward) once, only when a step actually needs it."""
+
+    def __init__(self, cfg: REControlConfig, model: "Model | None" = None):
+        self.cfg, self._model, self._reward = cfg, model, None
+
+    @property
+    def model(self) -> "Model":
+        if self._model is None:
+            from interp.models import load_model
+
+            self._model = load_model(self.cfg.model, device=self.cfg.device)
+        return self._model
+
+    @property
+    def reward(self):
+        if self._reward is None:
+            from interp.rewards import get_reward
+
+            self._reward = get_reward(self.cfg.reward, device=self.cfg.device)
+        return self._reward
+
+
+def _task(cfg: REControlConfig):
+    return load_task(cfg.dataset, cfg.source_split, cfg.fractions, cfg.split_seed)
+
+
+def run_collect(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
+                progress: bool = True) -> dict[str, Any]:
+    """Step 1: generate for `n_train` training prompts and store the site's state at every step."""
+    step = open_step(run_dir, "collect", step_config(cfg, "collect", run_dir), force=force)
+    if step.done:
+        return step.metrics()
+    lazy = lazy or _Lazy(cfg)
+    task = _task(cfg)
+    examples = task.part("train", cfg.n_train)
+    model = lazy.model
+    t0 = time.perf_counter()
+    metrics = collect_trajectories(
+        model, render_prompts(model, examples, cfg.chat), raw_prompts(examples), step.path, site=cfg.site,
+        batch_size=cfg.batch_size, progress=progress, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
+        temperature=cfg.temperature, seed=cfg.seed, max_prompt_tokens=cfg.max_prompt_tokens,
+    )
+    metrics.update(model=cfg.model, tokenizer_size=len(model.tokenizer), dataset=task.name, dataset_source=task.source,
+                   seconds=time.perf_counter() - t0)
+    return step.finish(metrics)
+
+
+def run_label(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None) -> dict[str, Any]:
+    """Step 2: score every collected (prompt, response) with the reward."""
+    step = open_step(run_dir, "label", step_config(cfg, "label", run_dir), force=force)
+    if step.done:
+        return step.metrics()
+    lazy = lazy or _Lazy(cfg)
+    rows = read_jsonl(Path(run_dir) / "collect" / "trajectories.jsonl")
+    t0 = time.perf_counter()
+    r = lazy.reward([row["prompt"] for row in rows], [row["response"] for row in rows]).float()
+    write_jsonl(step.file("labels.jsonl"), [{"traj_id": row["traj_id"], "reward": float(v)} for row, v in zip(rows, r)])
+    q = torch.quantile(r, torch.tensor([0.1, 0.5, 0.9])).tolist()
+    return step.finish({
+        "reward": cfg.reward, "n": len(r), "mean": float(r.mean()), "std": float(r.std()) if len(r) > 1 else 0.0,
+        "min": float(r.min()), "max": float(r.max()), "q10": q[0], "median": q[1], "q90": q[2],
+        "seconds": time.perf_counter() - t0,
+    })
+
+
+def load_rewards(run_dir: str | Path) -> torch.Tensor:
+    rows = read_jsonl(Path(run_dir) / "label" / "labels.jsonl")
+    return torch.tensor([r["reward"] for r in sorted(rows, key=lambda r: r["traj_id"])], dtype=torch.float32)
+
+
+def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Step 3: fit the value function with the Bellman loss; save it with the model it belongs to."""
+    step = open_step(run_dir, "train-value", step_config(cfg, "train-value", run_dir), force=force)
+    if step.done:
+        return step.metrics()
+    states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
+    rewards = load_rewards(run_dir)
+    collected = read_json(Path(run_dir) / "collect" / "metrics.json")
+    vcfg = ValueConfig(d_model=states.shape[-1], site=site_key, model=cfg.model, tokenizer_size=collected.get("tokenizer_size"),
+                       width=cfg.width, depth=cfg.depth, activation=cfg.activation, standardize=cfg.standardize)
+    tcfg = TrainConfig(lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.train_batch_size, val_fraction=cfg.val_fraction,
+                       discount=cfg.discount, detach_target=cfg.detach_target, weight_decay=cfg.weight_decay,
+                       patience=cfg.patience, seed=cfg.train_seed)
+    t0 = time.perf_counter()
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    value, hist = train_value(states, lengths, rewards, vcfg, tcfg, device=device, progress=progress)
+    value.save(step.path, extra={"reward": cfg.reward})
+    write_json(step.file("history.json"), hist["history"])
+    return step.finish({
+        "d_model": vcfg.d_model, "width": vcfg.width, "depth": vcfg.depth, "site": site_key,
+        "n_train": hist["n_train"], "n_val": hist["n_val"], "best_epoch": hist["best_epoch"], "epochs_run": hist["epochs_run"],
+        "train_loss": hist["train"]["loss"], "val_loss": hist["val"]["loss"], "val_terminal_mse": hist["val"]["terminal_mse"],
+        "val_spearman": hist["val"]["spearman"], "val_spearman_first_state": hist["val"]["spearman_first_state"],
+        "train_spearman": hist["train"]["spearman"], "seconds": time.perf_counter() - t0,
+    })
+
+
+def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Step 5: the comparison table on held-out prompts, the paired interval, and the trade-off curve."""
+    step = open_step(run_dir, "evaluate", step_config(cfg, "evaluate", run_dir), force=force)
+    if step.done:
+        return step.metrics()
+    lazy = lazy or _Lazy(cfg)
+    model, reward = lazy.model, lazy.reward
+    value = ValueFunction.load(Path(run_dir) / "train-value")
+    value.check(model)
+    task = _task(cfg)
+    test, val = task.part("test", cfg.n_eval), task.part("validation", cfg.n_val)
+    common = dict(model=model, reward=reward, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+                  max_prompt_tokens=cfg.max_prompt_tokens)
+    ev = Evaluator(prompts=render_prompts(model, test, cfg.chat), raw_prompts=raw_prompts(test), **common)
+    ev_val = Evaluator(prompts=render_prompts(model, val, cfg.chat), raw_prompts=raw_prompts(val), **common)
+    references = [e.chosen for e in test] if task.has_references else None
+    control = ControlConfig(cfg.step_size, cfg.n_steps, cfg.penalty)
+
+    def say(msg: str) -> None:
+        if progress:
+            print(f"[re-control evaluate] {msg}", flush=True)
+
+    say(f"base greedy on {len(test)} test prompts")
+    base = ev.base()
+    outputs = [base]
+    extra: dict[str, Any] = {}
+    if cfg.baselines or cfg.tradeoff:
+        base_val = ev_val.base()
+    if cfg.baselines:
+        say("prompting")
+        outputs.append(ev.prompting(render_prompts(model, test, cfg.chat, instruction=cfg.instruction), cfg.instruction))
+        say("static representation editing (scale tuned on validation)")
+        edit, tuning = _static_edit(cfg, run_dir, model, task, value, ev_val, base_val, progress)
+        extra["static_editing"] = tuning
+        outputs.append(ev.static(edit, tuning["best_scale"]))
+        for n in cfg.best_of:
+            say(f"best-of-{n}")
+            outputs.append(ev.best_of(n, seed=cfg.eval_seed))
+    say(f"RE-Control (step size {cfg.step_size}, {cfg.n_steps} steps)")
+    ctl = ev.re_control(value, control)
+    outputs.append(ctl)
+    say("scoring diversity, coherence and win rates")
+    rows = [summarize(o, ev.raw_prompts, reward, references, cfg.n_boot, cfg.eval_seed) for o in outputs]
+    diff = control_vs_base(ctl, base, cfg.n_boot, cfg.eval_seed)
+    write_json(step.file("table.json"), rows)
+    write_jsonl(step.file("generations.jsonl"), [
+        {"prompt": p, **({"reference": references[i]} if references else {}),
+         **{o.method: {"response": o.texts[i], "reward": float(o.rewards[i])} for o in outputs}}
+        for i, p in enumerate(ev.raw_prompts)])
+    if cfg.tradeoff:
+        say("trade-off curve on validation prompts")
+        curve = tradeoff_curve(ev_val, value, base_val, cfg.tradeoff_step_sizes, cfg.tradeoff_n_steps, cfg.penalty,
+                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress)
+        write_json(step.file("tradeoff.json"), {"reward": cfg.reward, "model": cfg.model, **curve})
+    return step.finish({
+        "model": cfg.model, "dataset": cfg.dataset, "reward": cfg.reward, "n_eval": len(test),
+        "table": rows, "re_control_minus_base": diff, **extra,
+    })
+
+
+def _static_edit(cfg, run_dir, model, task, value, ev_val, base_val, progress):
+    """The static vector (pairs when the data set has them, else reward quartiles) and its tuned scale."""
+    states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
+    state_norm = float(states[torch.arange(states.shape[1])[None, :] < lengths[:, None]].norm(dim=-1).mean())
+    if task.has_pairs:
+        pairs = task.part("train", min(cfg.n_train, len(task.train)))
+        vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [_strip(e.chosen, cfg, model) for e in pairs],
+                          [_strip(e.rejected, cfg, model) for e in pairs], site_key, cfg.batch_size, progress)
+        source = f"chosen minus rejected response states, {len(pairs)} training pairs"
+    else:
+        vec = reward_contrast_vector(states, lengths, load_rewards(run_dir))
+        source = "top-quartile minus bottom-quartile reward trajectory states"
+    edit = make_static_edit(vec, site_key, state_norm)
+    scores = {}
+    for s in cfg.static_scales:
+        scores[s] = float(ev_val.static(edit, s).rewards.mean())
+    best = max(scores, key=scores.get)
+    return edit, {"source": source, "vector_norm": float(vec.norm()), "state_norm": state_norm,
+                  "validation_reward_by_scale": {str(k): v for k, v in scores.items()},
+                  "validation_base_reward": float(base_val.rewards.mean()), "best_scale": best}
+
+
+def _strip(text: str | None, cfg: REControlConfig, model) -> str:
+    use_chat = bool(getattr(model.tokenizer, "chat_template", None)) if cfg.chat is None else cfg.chat
+    return (text or "").lstrip() if use_chat else (text or "")
+
+
+def run_all(cfg: REControlConfig, run_dir: str | Path, force: bool = False, model: "Model | None" = None,
+            progress: bool = True) -> dict[str, dict[str, Any]]:
+    """All four steps in order (finished ones skipped); returns each step's metrics."""
+    lazy = _Lazy(cfg, model)
+    out = {"collect": run_collect(cfg, run_dir, force, lazy, progress)}
+    out["label"] = run_label(cfg, run_dir, force, lazy)
+    out["train-value"] = run_train_value(cfg, run_dir, force, progress)
+    out["evaluate"] = run_evaluate(cfg, run_dir, force, lazy, progress)
+    return out

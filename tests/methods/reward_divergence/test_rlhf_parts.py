@@ -1,0 +1,48 @@
+"""The RLHF step's pieces that need no training: prompts, the TRL reward adapter, the curve, settings."""
+import pytest
+
+from interp.rewards import vader_utility_text
+from methods.reward_divergence.config import PipelineConfig, RLHFConfig, update
+from methods.reward_divergence.rlhf import RewardForTRL, curve_summary, prompt_splits, reward_curve
+
+
+def test_prompts_are_short_prefixes(stories):
+    cfg = RLHFConfig(n_train_prompts=0, n_eval_prompts=50)
+    train, held_out = prompt_splits(stories.tokenizer, cfg)
+    assert len(held_out) == 50 and len(train) > 5000
+    for p in held_out[:50] + train[:50]:
+        n = len(stories.tokenizer(p, add_special_tokens=False)["input_ids"])
+        assert 1 <= n <= 10  # 2-9 tokens (re-tokenising a decoded prefix may merge or split one piece)
+    again = prompt_splits(stories.tokenizer, cfg)
+    assert again == (train, held_out)  # seeded
+
+
+def test_reward_adapter_matches_the_interp_reward():
+    fn = RewardForTRL("vader-utility")
+    comps = ["I love this wonderful film", "terrible, awful, bad", "a movie"]
+    assert fn(["p"] * 3, comps, extra_column=[1, 2, 3]) == pytest.approx([vader_utility_text(c) for c in comps])
+    assert fn.__name__ == "vader-utility"
+    with pytest.raises(ValueError, match="unknown reward"):
+        RewardForTRL("no-such-reward")
+
+
+def test_reward_curve_from_trainer_log():
+    log = [{"loss": 0.1, "reward": 0.1, "reward_std": 0.2, "kl": 0.0, "step": 1},
+           {"eval_loss": 3.0, "step": 1},
+           {"loss": 0.2, "reward": 0.5, "kl": 0.1, "completions/mean_length": 8.0, "step": 2},
+           {"train_runtime": 10.0, "step": 2}]
+    curve = reward_curve(log)
+    assert [r["step"] for r in curve] == [1, 2]
+    assert curve[1]["mean_length"] == 8.0
+    assert curve_summary(curve) == {"reward_first": 0.1, "reward_last": 0.5, "steps_logged": 2}
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="beta"):
+        RLHFConfig(beta=0.0)
+    with pytest.raises(ValueError, match="PPO"):
+        RLHFConfig(algorithm="ppo")
+    with pytest.raises(ValueError, match="unknown setting"):
+        update(RLHFConfig(), learning_rate=1.0)
+    cfg = PipelineConfig.small()
+    assert update(cfg.rlhf, lr=None, steps=7).steps == 7 and update(cfg.rlhf, lr=None).lr == cfg.rlhf.lr
