@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import torch
 
-from interp.io import write_json
+from interp.io import read_json, write_json
 from methods.reward_divergence.config import RLHFConfig
 
 log = logging.getLogger(__name__)
@@ -114,20 +114,44 @@ def train_policy(cfg: RLHFConfig, step_dir: Path, device: str = "cpu") -> dict[s
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
     trl_dir = step_dir / "trl"
-    trainer = _trainer(cfg, model, tokenizer, train, trl_dir, device)
-    resume = any(trl_dir.glob("checkpoint-*"))
-    if resume:
-        log.info("resuming RL fine-tuning from the last checkpoint in %s", trl_dir)
+    last = latest_checkpoint(trl_dir)
+    state = read_json(last / "trainer_state.json") if last else None
     start = time.time()
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    if state and state["global_step"] >= cfg.steps:
+        # training had finished; only the final save was lost (the Trainer would run one step more)
+        log.info("RL fine-tuning already reached step %d in %s; loading it", state["global_step"], last)
+        history, tuned = state["log_history"], checkpoint_model(model, last, cfg)
+    else:
+        if last:
+            log.info("resuming RL fine-tuning from %s", last)
+        trainer = _trainer(cfg, model, tokenizer, train, trl_dir, device)
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
+        history, tuned = trainer.state.log_history, trainer.model
     seconds = time.time() - start
-    curve = reward_curve(trainer.state.log_history)
+    curve = reward_curve(history)
     write_json(step_dir / "reward_curve.json", curve)
-    tuned = trainer.model
     if hasattr(tuned, "merge_and_unload"):
         tuned = tuned.merge_and_unload()
     save_hf_folder(tuned, tokenizer, step_dir / "model")
     return {"train_seconds": seconds, "n_train_prompts": len(train), "curve": curve}
+
+
+def latest_checkpoint(trl_dir: Path) -> Path | None:
+    """The TRL checkpoint with the highest step that holds its trainer state, or None."""
+    found = [(int(p.name.split("-")[-1]), p) for p in trl_dir.glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
+    return max(found)[1] if found else None
+
+
+def checkpoint_model(base_model, checkpoint: Path, cfg: RLHFConfig):
+    """The policy saved in a TRL checkpoint: full weights, or the base with its LoRA adapter (safetensors)."""
+    if cfg.lora_r > 0:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(base_model, checkpoint)
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32, use_safetensors=True)
 
 
 def save_hf_folder(model, tokenizer, folder: Path) -> Path:
@@ -160,7 +184,7 @@ def evaluate_policies(
 ) -> dict[str, Any]:
     """Mean reward of base and tuned on held-out prompts, same sampling seeds, with a paired bootstrap interval."""
     from interp import generate, load_model
-    from interp.io import write_jsonl
+    from interp.io import read_json, write_jsonl
     from interp.metrics import bootstrap_mean, paired_bootstrap_diff
     from interp.rewards import get_reward
 

@@ -4,6 +4,7 @@ import json
 import torch
 
 import interp
+from interp.capture import capture
 from interp.store import ActivationStore
 from methods.re_control.collect import collect_trajectories, load_trajectories
 
@@ -27,7 +28,7 @@ def test_states_and_responses_are_stored_with_the_state_after_the_last_token(sto
         assert (s[:-1] @ w_u.T).argmax(-1).tolist() == r["tokens"]
         # the last state is the one after the last response token: the same as a fresh forward's last position
         ids, mask = stories.pad([stories.tokenizer(r["prompt"])["input_ids"] + r["tokens"]])
-        fresh = interp.capture(stories, ids, mask, ["final"])[interp.final()][0, -1]
+        fresh = capture(stories, ids, mask, ["final"])[interp.final()][0, -1]
         assert torch.allclose(s[-1], fresh, atol=1e-4)
 
 
