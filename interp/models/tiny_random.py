@@ -13,7 +13,6 @@ from transformers import (
     GPTNeoXConfig,
     LlamaConfig,
     MistralConfig,
-    OPTConfig,
     Phi3Config,
     PretrainedConfig,
     PreTrainedTokenizerFast,
@@ -42,7 +41,8 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
 
 
 # architectures with a tiny config here; each is a transformer-lens 3.9 bridge-supported HF class
-ARCHS = ("llama", "gpt2", "neox", "qwen2", "qwen3", "mistral", "phi3", "gemma", "opt", "gptj")
+ARCHS = ("llama", "gpt2", "neox", "qwen2", "qwen3", "mistral", "phi3", "gemma", "gptj")
+EXTRA_ARCHS = ARCHS[3:]  # beyond the three registered as tiny-random-<arch>
 
 
 def tiny_config(arch: str, vocab_size: int = 259) -> PretrainedConfig:
@@ -50,8 +50,10 @@ def tiny_config(arch: str, vocab_size: int = 259) -> PretrainedConfig:
 
     The extra architectures each exercise something the bridge must map differently: biased
     qkv (qwen2), q/k norms (qwen3), sliding-window attention (mistral), fused qkv and gate/up
-    projections (phi3), GeGLU with scaled embeddings and (1 + w) norms (gemma), learned offset
-    positions with LayerNorm (opt), parallel attention/MLP with interleaved partial rotary (gptj).
+    projections (phi3), GeGLU with scaled embeddings and (1 + w) norms (gemma), parallel
+    attention/MLP with interleaved partial rotary and a biased unembedding (gptj). OPT is left out
+    on purpose: its MLP is inline in the decoder layer (on flattened tokens), so the bridge's
+    `blocks.{l}.mlp.hook_out` never fires and the `mlp_out` site would be silently empty.
     """
     common = dict(vocab_size=vocab_size, bos_token_id=256, eos_token_id=257, pad_token_id=258)
     decoder = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
@@ -74,9 +76,6 @@ def tiny_config(arch: str, vocab_size: int = 259) -> PretrainedConfig:
         return Phi3Config(num_key_value_heads=2, original_max_position_embeddings=512, **decoder)
     if arch == "gemma":
         return GemmaConfig(num_key_value_heads=1, head_dim=16, hidden_activation="gelu_pytorch_tanh", **decoder)
-    if arch == "opt":
-        return OPTConfig(hidden_size=64, ffn_dim=128, num_hidden_layers=4, num_attention_heads=4,
-                         word_embed_proj_dim=64, max_position_embeddings=512, **common)
     if arch == "gptj":
         return GPTJConfig(n_embd=64, n_layer=4, n_head=4, n_positions=512, rotary_dim=8, **common)
     raise ValueError(f"unknown tiny architecture {arch!r}: choose one of {', '.join(ARCHS)}")

@@ -120,7 +120,7 @@ def _train_head(xc: Tensor, xr: Tensor, vc: Tensor, vr: Tensor, cfg: BTConfig, p
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         head.eval()
         with torch.no_grad():
             rc, rr = head(vc), head(vr)

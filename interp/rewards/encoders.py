@@ -41,6 +41,12 @@ def minilm_path() -> Path:
     return path
 
 
+def embedding_dim(st) -> int:
+    """The sentence-embedding width (the method's name changed across sentence-transformers versions)."""
+    fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    return int(fn())
+
+
 @lru_cache(maxsize=4)
 def sentence_transformer(path: str, device: str = "cpu"):
     """A SentenceTransformer loaded offline from a local folder (cached per process)."""
@@ -69,7 +75,7 @@ def sentence_embeddings(
     st = sentence_transformer(str(path or minilm_path()), device)
     texts = list(texts)
     if not texts:
-        return torch.zeros(0, st.get_sentence_embedding_dimension(), dtype=torch.float32)
+        return torch.zeros(0, embedding_dim(st), dtype=torch.float32)
     tok = st.tokenizer
     old = (tok.truncation_side, st.max_seq_length)
     try:
@@ -92,7 +98,7 @@ class SentenceEncoder:
 
     @property
     def dim(self) -> int:
-        return int(sentence_transformer(self.path, self.device).get_sentence_embedding_dimension())
+        return embedding_dim(sentence_transformer(self.path, self.device))
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str], progress: bool | None = None) -> Float[Tensor, "batch d"]:
         check_lengths(prompts, responses)

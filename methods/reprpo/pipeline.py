@@ -37,10 +37,10 @@ def run_train(cfg: ReprPOConfig, run_dir: str | Path, model=None, force: bool = 
     model = model or load_model(cfg.model, device=device)
     raw = load_experiment(cfg.source, cfg.target, cfg.random or None, cfg.n_train, n_eval=0)["train"]
     trainer = ReprPOTrainer(model, rendered(model, raw, cfg.chat), cfg, step.path, accelerator, progress)
-    metrics = trainer.train()
-    from methods.reprpo.adapter import remove_lora
-
-    remove_lora(trainer.policy.peft)
+    try:
+        metrics = trainer.train()
+    finally:
+        trainer.close()
     if trainer.acc.is_main_process:
         step.finish(metrics)
     trainer.acc.wait_for_everyone()

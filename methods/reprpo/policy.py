@@ -8,7 +8,7 @@ The reference is the same module with the adapter disabled (`reference_outputs`)
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from typing import TYPE_CHECKING, Sequence
 
 import torch
@@ -34,6 +34,20 @@ class Policy(nn.Module):
         self.transforms = transforms
         self.sites = list(sites)
         self._model = [model]  # a plain list: the Model wrapper is not a submodule
+        self._hooks: ExitStack | None = None
+        self._rec: dict | None = None
+
+    def start_recording(self) -> None:
+        """Attach the state-recording hooks once, for every later forward (attaching costs a walk over
+        all of the bridge's hook points per site, far more than a training step on a small model)."""
+        if self.sites and self._hooks is None:
+            self._hooks = ExitStack()
+            self._rec = self._hooks.enter_context(recording(self.model, self.sites, detach=False))
+
+    def stop_recording(self) -> None:
+        if self._hooks is not None:
+            self._hooks.close()
+        self._hooks, self._rec = None, None
 
     @property
     def model(self) -> "Model":
@@ -42,8 +56,13 @@ class Policy(nn.Module):
     def run(self, input_ids: Tensor, attention_mask: Tensor, n_response: Tensor, want_states: bool) -> dict[str, Tensor]:
         """One forward of the peft model: per-row summed response log-probs, lengths, pooled raw states."""
         batch = PairBatch(input_ids, attention_mask, n_response, [])
-        ctx = recording(self.model, self.sites, detach=False) if want_states and self.sites else nullcontext({})
+        if self._rec is not None:
+            ctx = nullcontext(self._rec)
+        else:
+            ctx = recording(self.model, self.sites, detach=False) if want_states and self.sites else nullcontext({})
         with ctx as rec:
+            for acts in rec.values():
+                acts.clear()
             out = self.peft(input_ids=input_ids, attention_mask=attention_mask,
                             position_ids=positions_from_mask(attention_mask), use_cache=False)
         target = batch.target_mask
@@ -52,6 +71,8 @@ class Policy(nn.Module):
         if want_states and self.sites:
             smask = batch.state_mask.long()
             result["states"] = torch.stack([masked_mean(rec[s][-1], smask) for s in self.sites], 1)
+        for acts in rec.values():
+            acts.clear()  # the pooled states are all we keep
         return result
 
     def forward(

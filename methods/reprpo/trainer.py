@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from interp.io import load_tensors, save_tensors, write_jsonl
 from interp.sites import resid_post
-from methods.reprpo.adapter import add_lora, save_adapter
+from methods.reprpo.adapter import add_lora, remove_lora, save_adapter
 from methods.reprpo.batches import PairBatch, TokenizedPairs, collate, tokenize_pairs
 from methods.reprpo.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from methods.reprpo.config import ReprPOConfig
@@ -82,6 +82,7 @@ class ReprPOTrainer:
             transforms = LayerTransforms(cfg.transform, len(sites), model.d_model, cfg.hra_r, cfg.ether_blocks)
             transforms.to(model.device)
         self.policy = Policy(model, peft_model, sites, transforms)
+        self.policy.start_recording()
         self.projector = None
         if cfg.method == "projgrad":
             self.projector = ProjGrad(peft_model, cfg.orth_scale)
@@ -203,7 +204,8 @@ class ReprPOTrainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return StepResult(float(loss.detach()), info, time.perf_counter() - t0)
+        logged = self.acc.reduce(loss.detach(), "mean") if self.acc.num_processes > 1 else loss.detach()
+        return StepResult(float(logged), info, time.perf_counter() - t0)  # info: this rank's batch
 
     # ---- the loop --------------------------------------------------------------------------
     def trainable_state(self) -> dict[str, torch.Tensor]:
@@ -248,6 +250,11 @@ class ReprPOTrainer:
                 self.checkpoint()
         bar.close()
         return self.finish()
+
+    def close(self) -> None:
+        """Detach the recording hooks and take the LoRA layers out of the model (it is the reference again)."""
+        self.policy.stop_recording()
+        remove_lora(self.policy.peft)
 
     def finish(self) -> dict[str, Any]:
         """Save the adapter (+ transforms) and the loss history; return summary metrics."""

@@ -13,6 +13,7 @@ import random
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,21 +26,30 @@ log = logging.getLogger(__name__)
 
 
 def prompt_splits(tokenizer: Any, cfg: RLHFConfig) -> tuple[list[str], list[str]]:
-    """Training and held-out prompts: 2-9 token prefixes of rt-polarity sentences, split by sentence."""
+    """Training and held-out prompts: 2-9 token prefixes of rt-polarity sentences, split by sentence.
+
+    Sentences are shuffled (seeded) before prefixes are cut, so asking for n prompts tokenizes
+    only about n sentences.
+    """
     from interp.data import prefix_prompts, rt_polarity, split
 
     sentences = list(rt_polarity())
     train_s, _, test_s = split(sentences, (0.9, 0.0, 0.1), seed=cfg.seed)
-    train = [p.text for p in prefix_prompts(train_s, tokenizer, cfg.min_prefix_tokens, cfg.max_prefix_tokens, cfg.seed)]
-    test = [p.text for p in prefix_prompts(test_s, tokenizer, cfg.min_prefix_tokens, cfg.max_prefix_tokens, cfg.seed + 1)]
     rng = random.Random(cfg.seed)
-    rng.shuffle(train)
-    rng.shuffle(test)
-    if cfg.n_train_prompts:
-        train = train[: cfg.n_train_prompts]
-    if cfg.n_eval_prompts > len(test):
-        raise ValueError(f"n_eval_prompts={cfg.n_eval_prompts} but only {len(test)} held-out prefixes exist")
-    return train, test[: cfg.n_eval_prompts]
+    rng.shuffle(train_s)
+    rng.shuffle(test_s)
+    if cfg.n_eval_prompts > len(test_s):
+        raise ValueError(f"n_eval_prompts={cfg.n_eval_prompts} but only {len(test_s)} held-out sentences exist")
+
+    def prefixes(items, n: int, seed: int) -> list[str]:
+        # a few spare sentences cover the rare one too short for a prefix
+        pool = items if not n else items[: n + n // 10 + 10]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = [p.text for p in prefix_prompts(pool, tokenizer, cfg.min_prefix_tokens, cfg.max_prefix_tokens, seed)]
+        return out[:n] if n else out
+
+    return prefixes(train_s, cfg.n_train_prompts, cfg.seed), prefixes(test_s, cfg.n_eval_prompts, cfg.seed + 1)
 
 
 class RewardForTRL:

@@ -73,6 +73,32 @@ def candidate_values(
 
 
 @torch.no_grad()
+def row_prefills(value: ValueModel, ids: Int[Tensor, "batch pos"], mask: Int[Tensor, "batch pos"]) -> list[Any]:
+    """One cache per row of its UNPADDED prefix (how the original handled one sequence at a time)."""
+    caches = []
+    for i in range(ids.shape[0]):
+        seq = ids[i][mask[i].bool()][None]
+        caches.append(prefill(value, seq, torch.ones_like(seq)))
+    return caches
+
+
+@torch.no_grad()
+def q_values_loop_cached(value: ValueModel, caches: Sequence[Any], candidates: Int[Tensor, "batch k"]) -> Float[Tensor, "batch k"]:
+    """One forward per (row, candidate), each reusing that row's prefix cache: the original's way."""
+    from transformers import DynamicCache
+
+    b, k = candidates.shape
+    out = torch.zeros(b, k, device=candidates.device)
+    for i, cache in enumerate(caches):
+        n = cache.get_seq_length()
+        ones = candidates.new_ones(1, n + 1)
+        for j in range(k):
+            fresh = DynamicCache(_layers(cache))  # update() concatenates: the prefix tensors stay intact
+            out[i, j] = value(candidates[i, j].view(1, 1), ones, past_key_values=fresh, use_cache=True).values[0, -1]
+    return out
+
+
+@torch.no_grad()
 def q_values_loop(
     value: ValueModel,
     ids: Int[Tensor, "batch pos"],
@@ -80,28 +106,20 @@ def q_values_loop(
     candidates: Int[Tensor, "batch k"],
     use_cache: bool = True,
 ) -> Float[Tensor, "batch k"]:
-    """Reference: each row unpadded on its own, one forward per candidate (the original's way).
+    """Reference: each row unpadded on its own, one forward per candidate.
 
     `use_cache=True` reuses the row's prefix cache for each candidate forward (as the original);
     `False` recomputes prefix + candidate from scratch (no cache, no padding: the ground truth).
     """
-    from transformers import DynamicCache
-
+    if use_cache:
+        return q_values_loop_cached(value, row_prefills(value, ids, mask), candidates)
     b, k = candidates.shape
     out = torch.zeros(b, k, device=candidates.device)
     for i in range(b):
         seq = ids[i][mask[i].bool()][None]
-        ones = torch.ones_like(seq)
-        cache = prefill(value, seq, ones) if use_cache else None
         for j in range(k):
-            cand = candidates[i, j].view(1, 1)
-            if use_cache:
-                fresh = DynamicCache(_layers(cache))  # update() concatenates: the prefix tensors stay intact
-                v = value(cand, torch.cat([ones, ones[:, :1]], 1), past_key_values=fresh, use_cache=True).values
-            else:
-                full = torch.cat([seq, cand], 1)
-                v = value(full, torch.ones_like(full)).values
-            out[i, j] = v[0, -1]
+            full = torch.cat([seq, candidates[i, j].view(1, 1)], 1)
+            out[i, j] = value(full, torch.ones_like(full)).values[0, -1]
     return out
 
 

@@ -89,30 +89,35 @@ def split_rollouts(rollouts: Sequence[Rollout], val_fraction: float, seed: int) 
 
 @torch.no_grad()
 def evaluate_values(model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int) -> dict[str, float]:
-    """TD loss, squared error of the final value against the reward, and Spearman(V_end, reward)."""
+    """TD loss; squared error of V against the final reward (every position, and the last); Spearman(V_end, reward).
+
+    The TD loss's targets move with the model, so the kept epoch is chosen by `mc_mse`, whose
+    target (the episode's reward) does not.
+    """
     from scipy.stats import spearmanr
 
     model.eval()
-    total, weight, ends, rewards = 0.0, 0.0, [], []
+    total, mc, weight, ends, rewards = 0.0, 0.0, 0.0, [], []
     for s in range(0, len(rollouts), cfg.batch_size):
         batch = collate(rollouts[s:s + cfg.batch_size], pad_id, model.device)
         values = response_values(model, batch)
         returns = td_lambda_returns(values, batch.rewards, batch.response_mask, cfg.gamma, cfg.lam)
         n = float(batch.response_mask.sum())
         total += float(value_loss(values, returns, batch.response_mask)) * n
+        mc += float((((values - batch.rewards[:, None]) ** 2) * batch.response_mask).sum())
         weight += n
         last = batch.response_mask.sum(1).long() - 1
         ends.extend(values.gather(1, last[:, None]).squeeze(1).tolist())
         rewards.extend(batch.rewards.tolist())
     rho = spearmanr(ends, rewards).statistic if len(set(rewards)) > 1 and len(set(ends)) > 1 else float("nan")
     end_mse = sum((e - r) ** 2 for e, r in zip(ends, rewards)) / len(ends)
-    return {"loss": total / weight, "end_mse": end_mse, "spearman_end": float(rho)}
+    return {"loss": total / weight, "mc_mse": mc / weight, "end_mse": end_mse, "spearman_end": float(rho)}
 
 
 def train_value_model(
     model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int, progress: bool = True
 ) -> dict[str, Any]:
-    """Fit `model` in place; returns the history and the kept (lowest validation loss) epoch's metrics."""
+    """Fit `model` in place; returns the history and the kept epoch's metrics (lowest validation `mc_mse`)."""
     torch.manual_seed(cfg.seed)
     train, val = split_rollouts(rollouts, cfg.val_fraction, cfg.seed)
     mean_reward = sum(r.reward for r in train) / len(train)
@@ -120,9 +125,9 @@ def train_value_model(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
-    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_end_mse": [], "val_spearman_end": []}
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_mc_mse": [], "val_end_mse": [], "val_spearman_end": []}
     start = evaluate_values(model, val, cfg, pad_id)
-    best = (start["loss"], -1, copy.deepcopy(model.trainable_state()), start)
+    best = (start["mc_mse"], -1, copy.deepcopy(model.trainable_state()), start)
     bar = tqdm(range(cfg.epochs), desc="vas train", unit="epoch", disable=not progress)
     for epoch in bar:
         model.train()
@@ -139,21 +144,23 @@ def train_value_model(
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             n = float(batch.response_mask.sum())
-            total, weight = total + float(loss) * n, weight + n
+            total, weight = total + loss.item() * n, weight + n
         metrics = evaluate_values(model, val, cfg, pad_id)
         history["train_loss"].append(total / weight)
         history["val_loss"].append(metrics["loss"])
+        history["val_mc_mse"].append(metrics["mc_mse"])
         history["val_end_mse"].append(metrics["end_mse"])
         history["val_spearman_end"].append(metrics["spearman_end"])
         bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", rho=f"{metrics['spearman_end']:.2f}")
-        if metrics["loss"] < best[0]:
-            best = (metrics["loss"], epoch, copy.deepcopy(model.trainable_state()), metrics)
+        if metrics["mc_mse"] < best[0]:
+            best = (metrics["mc_mse"], epoch, copy.deepcopy(model.trainable_state()), metrics)
     model.load_trainable(best[2])
     model.eval()
     return {
         "config": asdict(cfg), "history": history, "best_epoch": best[1], "n_train": len(train), "n_val": len(val),
-        "val_loss_before": start["loss"], "val_spearman_before": start["spearman_end"],
-        "val_loss": best[3]["loss"], "val_end_mse": best[3]["end_mse"], "val_spearman_end": best[3]["spearman_end"],
+        "val_loss_before": start["loss"], "val_mc_mse_before": start["mc_mse"], "val_spearman_before": start["spearman_end"],
+        "val_loss": best[3]["loss"], "val_mc_mse": best[3]["mc_mse"], "val_end_mse": best[3]["end_mse"],
+        "val_spearman_end": best[3]["spearman_end"],
         "train_reward_mean": mean_reward,
     }
 

@@ -39,7 +39,7 @@ def test_original_configs_unchanged():
     llama, gpt2, neox = (tiny_config(a) for a in ORIGINAL)
     assert (llama.hidden_size, llama.num_hidden_layers, llama.num_key_value_heads) == (64, 4, 2)
     assert (gpt2.n_embd, gpt2.n_layer, gpt2.n_head) == (64, 4, 4)
-    assert (neox.hidden_size, neox.rotary_pct) == (64, 0.25)
+    assert (neox.hidden_size, neox.rope_parameters["partial_rotary_factor"]) == (64, 0.25)
 
 
 def test_unknown_arch_names_the_choices():

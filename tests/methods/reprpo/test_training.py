@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-from methods.reprpo.adapter import remove_lora
 from methods.reprpo.config import HIDDEN_METHODS, TRANSFORMS, ReprPOConfig
 from methods.reprpo.trainer import ReprPOTrainer
 
@@ -24,7 +23,9 @@ def test_each_method_and_transform_lowers_its_loss_on_a_fixed_batch(stories_mode
         assert trainer.total_steps == 20 and len(trainer.data.pairs) == 2
         metrics = trainer.train()
     finally:
-        remove_lora(trainer.policy.peft)
+        trainer.close()
+    hooks = [stories_model.bridge.hook_dict[f"blocks.{l}.hook_out"] for l in range(stories_model.n_layers)]
+    assert not any(h._forward_hooks for h in hooks)  # close() detached the recording hooks
     losses = [h["loss"] for h in trainer.history]
     assert len(losses) == 20 and all(torch.isfinite(torch.tensor(losses)))
     assert sum(losses[-5:]) / 5 < losses[0] - 1e-3, losses
@@ -49,7 +50,7 @@ def test_resume_after_a_crash_gives_the_same_adapter(stories_model, short_pairs,
             trainer.train()
             return trainer.trainable_state(), trainer.history
         finally:
-            remove_lora(trainer.policy.peft)
+            trainer.close()
 
     want, hist = run(tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):

@@ -3,6 +3,7 @@ import shutil
 import time
 
 import pytest
+import torch
 
 from app.cli import main
 from interp.io import read_json, read_jsonl
@@ -92,7 +93,7 @@ def test_rerun_skips_and_changed_config_is_refused(run_dir, capsys):
 
 
 def test_rlhf_resumes_from_trl_checkpoint(run_dir):
-    """A run that died after its last checkpoint resumes there: no new steps, the curve is kept."""
+    """A run killed after step 2 resumes from TRL's checkpoint-2 and ends where the uninterrupted run did."""
     from safetensors.torch import load_file
 
     rlhf = run_dir / "rlhf"
@@ -100,9 +101,18 @@ def test_rlhf_resumes_from_trl_checkpoint(run_dir):
     weights = load_file(str(rlhf / "model" / "model.safetensors"))
     (rlhf / "metrics.json").unlink()
     shutil.rmtree(rlhf / "model")
+    shutil.rmtree(rlhf / "trl" / "checkpoint-3")
     assert main(["divergence", "run", "--name", "e2e", "--runs-dir", str(run_dir.parent), "--small",
                  "--device", "cpu", "--steps", "rlhf"]) == 0
-    assert read_json(rlhf / "reward_curve.json") == curve
-    assert (rlhf / "metrics.json").exists()
+    again_curve = read_json(rlhf / "reward_curve.json")
+    assert [r["step"] for r in again_curve] == [1, 2, 3]
+    assert again_curve[:2] == curve[:2]  # restored from the checkpoint's log
+    assert again_curve[2]["reward"] == pytest.approx(curve[2]["reward"], abs=1e-6)  # same sampling (RNG restored)
     again = load_file(str(rlhf / "model" / "model.safetensors"))
-    assert again.keys() == weights.keys() and all((again[k] == weights[k]).all() for k in weights)
+    assert again.keys() == weights.keys()
+    assert all(torch.allclose(again[k], weights[k], atol=1e-5) for k in weights)
+    # resuming a run whose last checkpoint is final trains no further step
+    (rlhf / "metrics.json").unlink()
+    assert main(["divergence", "run", "--name", "e2e", "--runs-dir", str(run_dir.parent), "--small",
+                 "--device", "cpu", "--steps", "rlhf"]) == 0
+    assert [r["step"] for r in read_json(rlhf / "reward_curve.json")] == [1, 2, 3]
