@@ -32,6 +32,7 @@ def register(sub) -> None:
     t.add_argument("--warmup-steps", type=int, default=10)
     t.add_argument("--schedule", choices=SCHEDULES, default="cosine")
     t.add_argument("--max-grad-norm", type=float, default=1.0)
+    t.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no", help="autocast of the policy forward")
     t.add_argument("--beta", type=float, default=None, help="DPO/IPO beta, rank softness (method default if unset)")
     t.add_argument("--alpha", type=float, default=None, help="weight of the retain term (hidden-state methods)")
     t.add_argument("--eps", type=float, default=None, help="mse: log-distance softening, a fraction of the reference distance")
@@ -70,7 +71,7 @@ def config_from_args(args):
         eps=args.eps, orth_weight=args.orth_weight, orth_scale=args.orth_scale, ipo_per_token=args.ipo_per_token,
         layers=args.layers, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
         lora_targets=tuple(x.strip() for x in args.lora_targets.split(",") if x.strip()),
-        lr=args.lr, warmup_steps=args.warmup_steps, schedule=args.schedule, max_grad_norm=args.max_grad_norm,
+        lr=args.lr, warmup_steps=args.warmup_steps, schedule=args.schedule, max_grad_norm=args.max_grad_norm, mixed_precision=args.mixed_precision,
         batch_size=args.batch_size, epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
         max_length=args.max_length, max_prompt_length=args.max_prompt_length,
         chat={"auto": None, "yes": True, "no": False}[args.chat],

@@ -14,5 +14,7 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="interp explorer", layout="wide")
-pages = [st.Page(str(HERE / f), title=t, icon=i) for f, t, i in PAGES if (HERE / f).exists()]
+# URL of each page: /<file stem> (the first page is also the root URL)
+pages = [st.Page(str(HERE / f), title=t, icon=i, url_path=Path(f).stem, default=(n == 0))
+         for n, (f, t, i) in enumerate(PAGES) if (HERE / f).exists()]
 st.navigation(pages).run()

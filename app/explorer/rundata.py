@@ -51,19 +51,25 @@ def _read_json_or_problem(path: Path) -> tuple[Any, str | None]:
 
 
 def discover(root: Path) -> list[StepInfo]:
-    """Every step directory (one holding config.json) under `root`, sorted by run then step."""
+    """Every step directory (one holding config.json) under `root`, sorted by run then step.
+
+    Steps do not nest: a config.json inside a step (a saved Hugging Face model, a trainer
+    checkpoint) belongs to that step's artifacts, not to another step.
+    """
     if not root.exists():
         return []
     steps = []
-    for cfg in sorted(root.rglob("config.json")):
+    step_dirs: set[Path] = set()
+    for cfg in sorted(root.rglob("config.json"), key=lambda p: (len(p.parts), p)):
         step_dir = cfg.parent
         rel = step_dir.relative_to(root)
-        if len(rel.parts) < 2:
+        if len(rel.parts) < 2 or any(parent in step_dirs for parent in step_dir.parents):
             continue
+        step_dirs.add(step_dir)
         config, p1 = _read_json_or_problem(cfg)
         metrics, p2 = _read_json_or_problem(step_dir / "metrics.json")
         steps.append(StepInfo("/".join(rel.parts[:-1]), rel.parts[-1], step_dir, config, metrics, p1 or p2))
-    return steps
+    return sorted(steps, key=lambda s: (s.run, s.step))
 
 
 def read_json(path: Path, command: str) -> Any:

@@ -34,9 +34,9 @@ class BTConfig:
     encoder: str = "minilm"
     pool: str = "mean"  # model:SPEC encoders only
     max_length: int = 256  # tokens per prompt+response text, keeping the end
-    hidden: int = 128  # 0: a linear head
+    hidden: int = 64  # 0: a linear head
     dropout: float = 0.2
-    lr: float = 1e-3
+    lr: float = 3e-4
     weight_decay: float = 1e-2
     batch_size: int = 64
     max_epochs: int = 300
@@ -50,9 +50,9 @@ class BTConfig:
 
 
 class BTHead(nn.Module):
-    """Standardise the embedding, then Linear-GELU-Dropout-Linear to one score (or one Linear)."""
+    """Standardise the embedding, then Linear-GELU-Dropout-Linear to one score (hidden=0: Dropout-Linear)."""
 
-    def __init__(self, d_in: int, hidden: int = 128, dropout: float = 0.2):
+    def __init__(self, d_in: int, hidden: int = 64, dropout: float = 0.2):
         super().__init__()
         self.register_buffer("mean", torch.zeros(d_in))
         self.register_buffer("std", torch.ones(d_in))

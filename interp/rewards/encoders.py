@@ -144,7 +144,8 @@ Encoder = SentenceEncoder | ModelEncoder
 def load_encoder(name: str, pool: str = "mean", max_length: int = 256, device: str | None = None) -> Encoder:
     """Build an encoder from its saved name: `minilm`, `st:PATH` or `model:SPEC`."""
     if name == "minilm" or name.startswith("st:"):
-        return SentenceEncoder(name, max_length=max_length, device=device or "cpu")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return SentenceEncoder(name, max_length=max_length, device=device)
     if name.startswith("model:"):
         return ModelEncoder(name.removeprefix("model:"), pool=pool, max_length=max_length, device=device)
     raise ValueError(f"unknown encoder {name!r}: use 'minilm', 'st:PATH' (sentence-transformers folder) or 'model:SPEC'")

@@ -60,6 +60,7 @@ class ReprPOConfig:
     warmup_steps: int = 10
     schedule: str = "cosine"
     max_grad_norm: float = 1.0
+    mixed_precision: str = "no"  # Accelerate's: no, fp16, bf16
     batch_size: int = 4
     epochs: int = 1
     max_steps: int | None = None

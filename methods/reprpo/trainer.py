@@ -66,7 +66,7 @@ class ReprPOTrainer:
         self.cfg, self.model, self.progress = cfg, model, progress
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.acc = accelerator or Accelerator(
-            cpu=model.device.type == "cpu",
+            cpu=model.device.type == "cpu", mixed_precision=cfg.mixed_precision,
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
         set_seed(cfg.seed)

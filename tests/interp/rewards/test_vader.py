@@ -70,3 +70,22 @@ def test_length_mismatch_and_unknown_name():
         get_reward("vader-utility")("a", "b")
     with pytest.raises(ValueError, match="(?s)unknown reward .vader.*vader-utility"):
         get_reward("vader")
+
+
+def test_rewards_satisfy_the_protocol_and_names():
+    from interp.rewards import Reward
+
+    for name in ("vader-utility", "vader-sentiment"):
+        r = get_reward(name)
+        assert isinstance(r, Reward) and r.name == name
+
+
+def test_score_and_list_cli(capsys):
+    from app.cli import main
+
+    assert main(["reward", "score", "vader-utility", "--prompt", "Hi", "I love it", "bad"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # love 3.2 / 5 = 0.64; bad -2.5 / 5 = -0.5
+    assert lines == ["+0.6400\tI love it", "-0.5000\tbad"]
+    assert main(["reward", "list"]) == 0
+    assert "hf-rm:PATH" in capsys.readouterr().out

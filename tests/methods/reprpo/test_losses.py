@@ -25,6 +25,17 @@ class FixedLogprobs(torch.nn.Module):
                                mean_logits=torch.zeros(shape, dtype=lp.dtype), is_top1=torch.zeros(shape, dtype=torch.bool))
 
 
+@pytest.fixture
+def fresh_accelerate_state():
+    """TRL's trainer initialises Accelerate's process-wide state (with its own mixed precision); reset it
+    afterwards so later trainers in this process start clean."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)
+    yield
+    AcceleratorState._reset_state(True)
+
+
 def trl_trainer(tmp_path, loss_type: str, beta: float):
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -58,7 +69,7 @@ def fixed_batch(n=3, width=9, seed=0):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("beta", [0.1, 0.5])
-def test_dpo_and_ipo_equal_trl_compute_loss(tmp_path, beta):
+def test_dpo_and_ipo_equal_trl_compute_loss(tmp_path, beta, fresh_accelerate_state):
     per_token, inputs = fixed_batch()
     sums = per_token.sum(1)
     n = sums.shape[0] // 2

@@ -36,7 +36,7 @@ def stories_value_2():
     return random_value_model("stories260k", seed=2)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """These models are tiny: one thread beats two (no thread hand-off per 64-wide matmul), most of all on a busy machine."""
     before = torch.get_num_threads()

@@ -1,0 +1,101 @@
+"""Plotly figures for the explorer's pages: each takes plain data read from a run and returns a Figure."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+CHOSEN = "#d62728"  # chosen layers, recovered words, the adapter
+OTHER = "#7fa7d1"
+KIND_COLORS = {"mlp_out": "#1f77b4", "resid_post": "#2ca02c"}
+METRIC_NAMES = {"l2": "mean L2 distance", "rel_l2": "relative L2 (distance / base norm)", "cos": "mean cosine"}
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    return fig
+
+
+def parameter_divergence(param: Sequence[float], chosen: Sequence[int]) -> go.Figure:
+    """Bars of sum_tensors ||W_tuned - W_base||_F per layer; the chosen layers in red."""
+    layers = list(range(len(param)))
+    colors = [CHOSEN if layer in chosen else OTHER for layer in layers]
+    fig = go.Figure(go.Bar(
+        x=layers, y=list(param), marker_color=colors, name="parameters",
+        customdata=["chosen" if layer in chosen else "not chosen" for layer in layers],
+        hovertemplate="layer %{x} (%{customdata})<br>sum of Frobenius norms %{y:.5g}<extra></extra>",
+    ))
+    fig.update_xaxes(tickmode="array", tickvals=layers)
+    return _layout(fig, "Parameter divergence per layer (chosen layers in red)", "layer", "sum ||ΔW||_F")
+
+
+def activation_divergence(div: dict[str, Any], metric: str, chosen: Sequence[int]) -> go.Figure:
+    """One line per activation kind (mlp_out, resid_post) of `metric` per layer; chosen layers shaded."""
+    fig = go.Figure()
+    n = 0
+    for kind, color in KIND_COLORS.items():
+        if kind not in div:
+            continue
+        ys = list(div[kind][metric])
+        n = len(ys)
+        fig.add_trace(go.Scatter(
+            x=list(range(n)), y=ys, mode="lines+markers", name=kind, line=dict(color=color),
+            marker=dict(size=[14 if i in chosen else 7 for i in range(n)],
+                        symbol=["star" if i in chosen else "circle" for i in range(n)]),
+            hovertemplate=f"{kind}<br>layer %{{x}}<br>{METRIC_NAMES.get(metric, metric)} %{{y:.5g}}<extra></extra>",
+        ))
+    for layer in chosen:
+        fig.add_vrect(x0=layer - 0.4, x1=layer + 0.4, fillcolor=CHOSEN, opacity=0.12, line_width=0)
+    fig.update_xaxes(tickmode="array", tickvals=list(range(n)))
+    return _layout(fig, f"Activation divergence per layer: {METRIC_NAMES.get(metric, metric)}", "layer", metric)
+
+
+def activation_histogram(values: Sequence[float], feature: int, bins: int = 40) -> go.Figure:
+    """Histogram of a feature's non-zero activations on the held-out tokens."""
+    fig = go.Figure(go.Histogram(x=list(values), nbinsx=bins, marker_color=OTHER, name=f"feature {feature}",
+                                 hovertemplate="activation %{x}<br>%{y} tokens<extra></extra>"))
+    return _layout(fig, f"Feature {feature}: non-zero activations on held-out tokens", "activation", "tokens", 320)
+
+
+def logit_effects(tokens: Sequence[str], values: Sequence[float], title: str, color: str) -> go.Figure:
+    """Horizontal bars of the logit effect of a decoder direction on the top tokens."""
+    labels = [repr(t)[1:-1] for t in tokens]
+    fig = go.Figure(go.Bar(x=list(values), y=labels, orientation="h", marker_color=color,
+                           hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, "logit effect (direction · W_U)", "", 300)
+
+
+def preference_bars(agg: pd.DataFrame) -> go.Figure:
+    """Grouped bars: adapter/base accuracy ratio per split (x) and method (colour), mean over seeds with std."""
+    fig = go.Figure()
+    for label, part in agg.groupby("label", sort=False):
+        fig.add_trace(go.Bar(
+            x=part["split"], y=part["ratio_mean"], name=str(label),
+            error_y=dict(type="data", array=part["ratio_std"].fillna(0).tolist(), visible=True),
+            customdata=part[["n_seeds"]].to_numpy(),
+            hovertemplate=f"{label}<br>%{{x}}<br>ratio %{{y:.4f}}<br>seeds %{{customdata[0]}}<extra></extra>",
+        ))
+    fig.add_hline(y=1.0, line_dash="dot", line_color="gray", annotation_text="base", annotation_position="top left")
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Preference accuracy, adapter / base, per split (mean ± std over seeds)", "split",
+                   "accuracy ratio", 400)
+
+
+def probe_scatter(words: pd.DataFrame, model: str) -> go.Figure:
+    """Held-out words: lexicon valence (x) against the probe's mean prediction (y); recovered words in red."""
+    fig = go.Figure()
+    for recovered, name, color in ((True, "recovered", CHOSEN), (False, "missed", OTHER)):
+        part = words[words["recovered"] == recovered]
+        fig.add_trace(go.Scatter(
+            x=part["lexicon"], y=part["predicted"], mode="markers", name=name,
+            marker=dict(color=color, size=9, line=dict(width=0.5, color="white")),
+            customdata=part[["word", "n_tokens"]].to_numpy(),
+            hovertemplate="%{customdata[0]}<br>lexicon %{x:+.2f}<br>predicted %{y:+.4f}<br>tokens %{customdata[1]}<extra></extra>",
+        ))
+    fig.add_hline(y=0, line_color="lightgray")
+    fig.add_vline(x=0, line_color="lightgray")
+    return _layout(fig, f"Reward probe ({model}): predicted vs lexicon valence of held-out words",
+                   "lexicon valence (VADER)", "predicted valence", 420)

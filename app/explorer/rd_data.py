@@ -1,0 +1,117 @@
+"""Reading a reward-divergence run (`interp divergence run`) for the explorer's pages.
+
+Layout written by methods/reward_divergence (pipeline.py, analysis.py):
+  divergence/divergence.json          per-layer parameter and activation divergence, chosen layers
+  rlhf/metrics.json                   held-out reward of base and tuned, with intervals
+  saes/<model>/<site>/x<e>/           SAEs in sae-lens' format; saes/mmcs.json
+  features/summary.json               one row per (model, site, size)
+  features/<model>/<site>/x<e>.jsonl  one row per feature: corr, p, density, top contexts
+  collect/<model>/eval/               the held-out activation store the features were measured on
+  probe/results.json, words.jsonl     the reward probe
+Every reader raises MissingArtifact naming the file and the command that makes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.explorer.rundata import MissingArtifact, discover, read_json, read_jsonl
+
+
+def size_name(expansion: float) -> str:
+    return f"x{float(expansion):g}"
+
+
+@dataclass
+class RDRun:
+    """One reward-divergence run directory under the runs root."""
+
+    root: Path
+    name: str
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.name
+
+    def command(self, step: str) -> str:
+        """The command that (re)makes `step` of this run; --force when the step claims to be finished."""
+        force = " --force" if (self.path / step / "metrics.json").exists() else ""
+        return (f"interp divergence run --name {self.name} --runs-dir {self.root} --steps {step}{force} "
+                "(with the options the run was made with, e.g. --small)")
+
+    def _json(self, step: str, name: str) -> Any:
+        return read_json(self.path / step / name, self.command(step))
+
+    def _jsonl(self, step: str, name: str) -> list[dict]:
+        return read_jsonl(self.path / step / name, self.command(step))
+
+    # --- divergence ---------------------------------------------------------------------
+    def divergence(self) -> dict[str, Any]:
+        data = self._json("divergence", "divergence.json")
+        missing = [k for k in ("param", "layers", "mlp_out", "resid_post") if k not in data]
+        if missing:
+            raise MissingArtifact(self.path / "divergence" / "divergence.json", self.command("divergence"),
+                                  f"lacks {missing} (written by an older pipeline?)")
+        return data
+
+    def rlhf_metrics(self) -> dict[str, Any] | None:
+        """The RL step's reward of base vs tuned, or None when the tuned model came from elsewhere (--tuned)."""
+        if not (self.path / "rlhf").exists():
+            return None
+        return self._json("rlhf", "metrics.json")
+
+    # --- SAEs and features ---------------------------------------------------------------
+    def feature_index(self) -> list[dict[str, Any]]:
+        """(model, site, layer, expansion, counts) of every classified SAE, from features/summary.json."""
+        return self._json("features", "summary.json")
+
+    def features_config(self) -> dict[str, Any]:
+        return self._json("features", "config.json")
+
+    def feature_rows(self, model: str, site: str, expansion: float) -> list[dict[str, Any]]:
+        return self._jsonl("features", f"{model}/{site}/{size_name(expansion)}.jsonl")
+
+    def sae_folder(self, model: str, site: str, expansion: float) -> Path:
+        folder = self.path / "saes" / model / site / size_name(expansion)
+        for f in ("cfg.json", "sae_weights.safetensors"):
+            if not (folder / f).exists():
+                raise MissingArtifact(folder / f, self.command("saes"))
+        return folder
+
+    def store_dir(self, model: str, part: str = "eval") -> Path:
+        store = self.path / "collect" / model / part
+        if not any(store.glob("manifest-r*.json")):
+            raise MissingArtifact(store / "manifest-r000.json", self.command("collect"))
+        return store
+
+    def model_spec(self, model: str) -> str:
+        """The model spec (registered name or HF folder) behind 'base' or 'tuned', from the features config."""
+        cfg = self.features_config()
+        key = "policy" if model == "base" else "tuned"
+        if key not in cfg:
+            raise MissingArtifact(self.path / "features" / "config.json", self.command("features"), f"has no {key!r}")
+        spec = str(cfg[key])
+        own = self.path / "rlhf" / "model"
+        if model == "tuned" and not Path(spec).exists() and (own / "config.json").exists():
+            return str(own)  # the run directory was moved: its own rlhf model
+        return spec
+
+    def model_command(self, model: str) -> str:
+        """What makes the model folder behind 'base' or 'tuned' when it is missing."""
+        return self.command("rlhf") if model == "tuned" else f"interp model info {self.model_spec(model)}"
+
+    def mmcs_rows(self) -> list[dict[str, Any]]:
+        return self._json("saes", "mmcs.json")
+
+    # --- probe -------------------------------------------------------------------------------
+    def probe_results(self) -> dict[str, Any]:
+        return self._json("probe", "results.json")
+
+    def probe_words(self) -> list[dict[str, Any]]:
+        return self._jsonl("probe", "words.jsonl")
+
+
+def rd_runs(root: Path, step: str) -> list[RDRun]:
+    """Reward-divergence runs having `step` (divergence, saes, features and probe are its own step names)."""
+    return [RDRun(root, s.run) for s in discover(root) if s.step == step]
