@@ -50,6 +50,8 @@ def register(sub) -> None:
     t.add_argument("--temperature", type=float, default=1.0)
     t.add_argument("--backbone", default=None, help="value model backbone spec (default: the base model; a smaller "
                    "model works when its tokenizer is identical)")
+    t.add_argument("--value-layers", type=int, default=None, help="keep only the backbone's first N blocks (a cheaper "
+                   "value model with the same tokenizer)")
     t.add_argument("--adapter", default="lora", choices=["lora", "none"], help="train a LoRA adapter, or freeze the backbone")
     t.add_argument("--head", default=None, choices=["linear", "mlp"], help="value head (default: linear with LoRA, mlp without)")
     t.add_argument("--lora-r", type=int, default=8)
@@ -144,7 +146,7 @@ def run_train(args) -> int:
     prompts, source = load_prompts(args)
     head = args.head or ("linear" if args.adapter == "lora" else "mlp")
     vcfg = ValueConfig(backbone=args.backbone or model.spec, adapter=args.adapter, head=head,
-                       lora_r=args.lora_r, lora_alpha=args.lora_alpha)
+                       lora_r=args.lora_r, lora_alpha=args.lora_alpha, n_layers=args.value_layers)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr, gamma=args.gamma,
                        lam=args.lam, val_fraction=args.val_fraction, seed=args.seed)
     metrics = train(args.out, model, prompts, args.reward, vcfg, tcfg, args.samples_per_prompt, args.max_new_tokens,

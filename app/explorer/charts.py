@@ -59,13 +59,18 @@ def activation_histogram(values: Sequence[float], feature: int, bins: int = 40) 
     return _layout(fig, f"Feature {feature}: non-zero activations on held-out tokens", "activation", "tokens", 320)
 
 
-def logit_effects(tokens: Sequence[str], values: Sequence[float], title: str, color: str) -> go.Figure:
-    """Horizontal bars of the logit effect of a decoder direction on the top tokens."""
-    labels = [repr(t)[1:-1] for t in tokens]
-    fig = go.Figure(go.Bar(x=list(values), y=labels, orientation="h", marker_color=color,
+def token_label(token: str, token_id: int) -> str:
+    """A token readable on an axis: quoted, spaces as '␣', escapes visible, and its id (labels stay unique)."""
+    return f"'{repr(token)[1:-1].replace(' ', '␣')}' #{token_id}"
+
+
+def logit_effects(effects: Sequence[tuple[str, int, float]], title: str, color: str) -> go.Figure:
+    """Horizontal bars of the logit effect of a decoder direction on its top tokens ((token, id, value) rows)."""
+    labels = [token_label(t, i) for t, i, _ in effects]
+    fig = go.Figure(go.Bar(x=[v for _, _, v in effects], y=labels, orientation="h", marker_color=color,
                            hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "logit effect (direction · W_U)", "", 300)
+    fig.update_yaxes(autorange="reversed", type="category", tickfont=dict(family="monospace"))
+    return _layout(fig, title, "logit effect (direction · W_U)", "", 60 + 28 * max(len(labels), 1))
 
 
 def preference_bars(agg: pd.DataFrame) -> go.Figure:

@@ -99,6 +99,30 @@ def find_steps(root: Path, step: str) -> list[StepInfo]:
     return [s for s in discover(root) if s.step == step]
 
 
+KINDS = {  # a step name only one pipeline writes -> that pipeline
+    "divergence": "reward-divergence", "features": "reward-divergence", "probe": "reward-divergence",
+    "saes": "reward-divergence", "rlhf": "reward-divergence", "train-value": "re-control", "label": "re-control",
+    "rollouts": "vas", "grid": "vas", "backbone": "demo",
+}
+
+
+def run_kind(steps: list[StepInfo]) -> str:
+    """Which pipeline wrote a run, from its step names (ReprPO: train + eval whose config names a method)."""
+    for s in steps:
+        if s.step in KINDS:
+            return KINDS[s.step]
+    if any(s.step == "eval" and isinstance((s.config or {}).get("train"), dict) for s in steps):
+        return "reprpo"
+    return "?"
+
+
+def by_run(steps: list[StepInfo]) -> dict[str, list[StepInfo]]:
+    out: dict[str, list[StepInfo]] = {}
+    for s in steps:
+        out.setdefault(s.run, []).append(s)
+    return out
+
+
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested metrics as dotted keys with scalar values (lists and long strings left out)."""
     out: dict[str, Any] = {}

@@ -59,6 +59,8 @@ def token_text(tokenizer, token_id: int) -> str:
     """A token as it reads in running text, keeping the leading space its piece marks (Ġ, ▁)."""
     text = tokenizer.decode([token_id])
     piece = tokenizer.convert_ids_to_tokens(token_id) or ""
+    if "\ufffd" in text and piece:
+        return piece  # a byte token (e.g. <0xE2>): its piece says more than a replacement character
     if piece[:1] in ("\u0120", "\u2581") and not text.startswith(" "):
         text = " " + text
     return text
@@ -106,7 +108,7 @@ def load_unembedding(spec: str, command: str | None = None) -> Unembedding:
 
 
 def logit_effects(direction: Float[Tensor, "d_model"], unembed: Unembedding, k: int = 10) -> dict[str, list]:
-    """Top-k promoted and suppressed tokens of a direction: {'promoted': [(token, value)], 'suppressed': [...]}."""
+    """Top-k promoted and suppressed tokens of a direction: {'promoted': [(token, id, value)], 'suppressed': [...]}."""
     d = direction.float()
     if d.shape[-1] != unembed.weight.shape[1]:
         raise ValueError(f"direction has width {d.shape[-1]} but the unembedding {unembed.weight.shape[1]}: "
@@ -116,5 +118,5 @@ def logit_effects(direction: Float[Tensor, "d_model"], unembed: Unembedding, k: 
     logits = unembed.weight @ d
     k = min(k, logits.shape[0])
     up, down = logits.topk(k), (-logits).topk(k)
-    return {"promoted": [(unembed.tokens[i], float(v)) for v, i in zip(up.values.tolist(), up.indices.tolist())],
-            "suppressed": [(unembed.tokens[i], -float(v)) for v, i in zip(down.values.tolist(), down.indices.tolist())]}
+    return {"promoted": [(unembed.tokens[i], i, float(v)) for v, i in zip(up.values.tolist(), up.indices.tolist())],
+            "suppressed": [(unembed.tokens[i], i, -float(v)) for v, i in zip(down.values.tolist(), down.indices.tolist())]}

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import torch
 from torch import Tensor
 
 from interp.generation import generate
@@ -28,6 +29,22 @@ if TYPE_CHECKING:
     from interp.models.model import Model
 
 RewardFn = Callable[[Sequence[str], Sequence[str]], Tensor]
+
+
+class CachedEmbed:
+    """MiniLM sentence embeddings, each distinct text embedded once (every method shares the prompts)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Tensor] = {}
+
+    def __call__(self, texts: list[str]) -> Tensor:
+        from interp.metrics.coherence import minilm_embed
+
+        new = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if new:
+            for t, e in zip(new, minilm_embed(new)):
+                self._cache[t] = e
+        return torch.stack([self._cache[t] for t in texts])
 
 
 @dataclass
@@ -83,11 +100,11 @@ class Evaluator:
 
 def summarize(
     out: Outputs, raw_prompts: Sequence[str], reward: RewardFn, references: Sequence[str] | None,
-    n_boot: int = 2000, seed: int = 0, coherence_fn: Callable | None = None,
+    n_boot: int = 2000, seed: int = 0, embed: Callable | None = None,
 ) -> dict[str, Any]:
-    """One table row for a method's outputs."""
+    """One table row for a method's outputs (`embed`: the sentence embedding for coherence, default MiniLM)."""
     iv = bootstrap_mean(out.rewards, n_boot=n_boot, seed=seed)
-    coh = coherence_fn(raw_prompts, out.texts) if coherence_fn else coherence_scores(raw_prompts, out.texts)
+    coh = coherence_scores(raw_prompts, out.texts, embed)
     row: dict[str, Any] = {
         "method": out.method, "reward": iv.value, "reward_low": iv.low, "reward_high": iv.high,
         "diversity": diversity(out.texts), "coherence": float(coh.mean()),
@@ -107,12 +124,13 @@ def control_vs_base(control: Outputs, base: Outputs, n_boot: int = 2000, seed: i
 
 def tradeoff_curve(
     ev: Evaluator, value: ValueFunction, base: Outputs, step_sizes: Sequence[float], n_steps: Sequence[int],
-    penalty: float = 0.0, n_boot: int = 1000, seed: int = 0, progress: bool = True,
+    penalty: float = 0.0, n_boot: int = 1000, seed: int = 0, progress: bool = True, embed: Callable | None = None,
 ) -> dict[str, Any]:
     """Reward gain (with a paired interval), diversity and coherence over step size x steps."""
     from tqdm.auto import tqdm
 
-    base_coh = float(coherence_scores(ev.raw_prompts, base.texts).mean())
+    embed = embed or CachedEmbed()
+    base_coh = float(coherence_scores(ev.raw_prompts, base.texts, embed).mean())
     points = []
     grid = [(a, k) for a in step_sizes for k in n_steps]
     for a, k in tqdm(grid, desc="trade-off curve", unit="setting", disable=not progress, leave=False):
@@ -122,7 +140,7 @@ def tradeoff_curve(
         points.append({
             "step_size": a, "n_steps": k, "reward": float(out.rewards.mean()), "reward_gain": iv.value,
             "reward_gain_low": iv.low, "reward_gain_high": iv.high, "diversity": diversity(out.texts),
-            "coherence": float(coherence_scores(ev.raw_prompts, out.texts).mean()),
+            "coherence": float(coherence_scores(ev.raw_prompts, out.texts, embed).mean()),
             "seconds_per_prompt": (time.perf_counter() - t0) / len(out.texts),
         })
     return {

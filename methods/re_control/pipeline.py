@@ -24,7 +24,7 @@ from methods.re_control.collect import collect_trajectories, load_trajectories
 from methods.re_control.config import REControlConfig, step_config
 from methods.re_control.control import ControlConfig
 from methods.re_control.data import load_task, raw_prompts, render_prompts
-from methods.re_control.evaluate import Evaluator, control_vs_base, summarize, tradeoff_curve
+from methods.re_control.evaluate import CachedEmbed, Evaluator, control_vs_base, summarize, tradeoff_curve
 from methods.re_control.train import TrainConfig, train_value
 from methods.re_control.value import ValueConfig, ValueFunction
 
@@ -175,7 +175,8 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
     ctl = ev.re_control(value, control)
     outputs.append(ctl)
     say("scoring diversity, coherence and win rates")
-    rows = [summarize(o, ev.raw_prompts, reward, references, cfg.n_boot, cfg.eval_seed) for o in outputs]
+    embed = CachedEmbed()
+    rows = [summarize(o, ev.raw_prompts, reward, references, cfg.n_boot, cfg.eval_seed, embed) for o in outputs]
     diff = control_vs_base(ctl, base, cfg.n_boot, cfg.eval_seed)
     write_json(step.file("table.json"), rows)
     write_jsonl(step.file("generations.jsonl"), [
@@ -185,7 +186,7 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
     if cfg.tradeoff:
         say("trade-off curve on validation prompts")
         curve = tradeoff_curve(ev_val, value, base_val, cfg.tradeoff_step_sizes, cfg.tradeoff_n_steps, cfg.penalty,
-                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress)
+                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress, embed=embed)
         write_json(step.file("tradeoff.json"), {"reward": cfg.reward, "model": cfg.model, **curve})
     return step.finish({
         "model": cfg.model, "dataset": cfg.dataset, "reward": cfg.reward, "n_eval": len(test),

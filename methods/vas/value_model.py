@@ -46,6 +46,7 @@ class ValueConfig:
     lora_dropout: float = 0.0
     lora_targets: list[str] | None = None  # None: peft's default modules for the architecture
     mlp_hidden: int = 256
+    n_layers: int | None = None  # keep only the backbone's first n blocks: a cheaper value model, same tokenizer
     attn_implementation: str = "eager"
 
     def __post_init__(self) -> None:
@@ -72,6 +73,20 @@ def vocab_fingerprint(tokenizer: Any) -> str:
     return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def truncate_layers(backbone: nn.Module, n: int) -> None:
+    """Keep the first `n` transformer blocks (the final norm stays): V reads a middle layer's state."""
+    total = int(backbone.config.num_hidden_layers)
+    if not 1 <= n <= total:
+        raise ValueError(f"n_layers must be between 1 and the backbone's {total} layers, got {n}")
+    name = next((a for a in ("layers", "h") if isinstance(getattr(backbone, a, None), nn.ModuleList)), None)
+    if name is None or len(getattr(backbone, name)) != total:
+        raise ValueError(f"cannot find the block list of {type(backbone).__name__} to keep {n} layers; use n_layers=None")
+    setattr(backbone, name, nn.ModuleList(list(getattr(backbone, name))[:n]))
+    backbone.config.num_hidden_layers = n
+    if getattr(backbone.config, "layer_types", None):
+        backbone.config.layer_types = list(backbone.config.layer_types)[:n]
+
+
 def _head(kind: str, d_model: int, hidden: int) -> nn.Module:
     if kind == "linear":
         head = nn.Linear(d_model, 1)
@@ -94,6 +109,8 @@ class ValueModel(nn.Module):
         self.folder = resolve_spec(cfg.backbone)
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
         backbone = AutoModel.from_pretrained(self.folder, dtype=dtype, attn_implementation=cfg.attn_implementation)
+        if cfg.n_layers is not None:
+            truncate_layers(backbone, cfg.n_layers)
         self.d_model = int(backbone.config.hidden_size)
         self.n_embeddings = int(backbone.get_input_embeddings().weight.shape[0])
         for p in backbone.parameters():

@@ -1,5 +1,12 @@
-"""A small runs directory made by real pipelines on stories260k, shared by the explorer tests."""
+"""A small runs directory made by real pipelines on stories260k, shared by the explorer tests.
+
+Every method's pipeline runs with tiny settings (tests/app/fixture_runs.py). Set
+INTERP_TEST_EXPLORER_RUNS=DIR to build into (and reuse) a fixed folder: the pipelines skip their
+finished steps, so a second session starts at once.
+"""
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -7,10 +14,14 @@ import pytest
 @pytest.fixture(scope="session")
 def explorer_runs(tmp_path_factory):
     """runs/ made by running the pipelines (not hand-written numbers)."""
-    from app.cli import main
+    from tests.app.fixture_runs import build
 
-    root = tmp_path_factory.mktemp("runs")
-    assert main(["demo", "--model", "stories260k", "--runs", str(root), "--max-new-tokens", "12"]) == 0
+    fixed = os.environ.get("INTERP_TEST_EXPLORER_RUNS")
+    root = Path(fixed) if fixed else tmp_path_factory.mktemp("runs")
+    start = time.perf_counter()
+    took = build(root)
+    print(f"\nexplorer fixture runs built in {time.perf_counter() - start:.1f}s: "
+          + ", ".join(f"{k} {v:.1f}s" for k, v in took.items()))
     return root
 
 

@@ -128,5 +128,5 @@ with artifact_section():
     unembed = _unembedding(run.model_spec(model), run.model_command(model))
     effects = logit_effects(decoder_direction(sae_of(run, model, site, expansion), int(feature)), unembed, k=10)
     p1, p2 = st.columns(2)
-    p1.plotly_chart(charts.logit_effects(*zip(*effects["promoted"]), "promotes", charts.CHOSEN), key="promoted")
-    p2.plotly_chart(charts.logit_effects(*zip(*effects["suppressed"]), "suppresses", charts.OTHER), key="suppressed")
+    p1.plotly_chart(charts.logit_effects(effects["promoted"], "promotes", charts.CHOSEN), key="promoted")
+    p2.plotly_chart(charts.logit_effects(effects["suppressed"], "suppresses", charts.OTHER), key="suppressed")

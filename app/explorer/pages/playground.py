@@ -11,7 +11,7 @@ from app.explorer import playground_models as pm
 from app.explorer.rundata import runs_root
 from app.explorer.ui import no_run, show_missing
 
-DEFAULT_PROMPT = "Once upon a time, there was a"
+DEFAULT_PROMPT = "The movie was"
 NONE = "(none)"
 
 

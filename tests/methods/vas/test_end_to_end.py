@@ -16,6 +16,7 @@ COMMON = ["--model", "stories260k", "--device", "cpu", "--max-new-tokens", "24",
 TRAIN = ["--n-prompts", "512", "--epochs", "5", "--lr", "3e-3"]
 EVAL_PROMPTS = ["--n-prompts", "64"]
 BETA = "16"
+GRID_BETAS = "0,4,8"  # the negative estimator saturates sooner: TinyStories are rarely negative
 
 
 def cli(*argv) -> None:
@@ -65,8 +66,8 @@ def test_vas_raises_reward_over_base_with_paired_interval(runs, capsys):
 def test_two_estimators_compose_on_a_grid(runs, capsys):
     cli("vas", "train", *COMMON, *TRAIN, "--reward", "neg:vader-sentiment", "--out", str(runs / "neg"))
     cli("vas", "grid", *COMMON, *EVAL_PROMPTS, "--value", str(runs / "pos"), "--value", str(runs / "neg"),
-        "--rewards", "vader-sentiment,neg:vader-sentiment", "--betas-1", f"0,{float(BETA) / 2},{BETA}",
-        "--betas-2", f"0,{float(BETA) / 2},{BETA}", "--out", str(runs / "grid"))
+        "--rewards", "vader-sentiment,neg:vader-sentiment", "--betas-1", GRID_BETAS, "--betas-2", GRID_BETAS,
+        "--out", str(runs / "grid"))
     grid = read_json(runs / "grid" / "grid" / "grid.json")
     print(json.dumps({k: grid[k] for k in ("spearman_axis_1", "spearman_axis_2")}))
     assert len(grid["cells"]) == 9

@@ -57,3 +57,21 @@ def test_bad_config_names_the_options():
         ValueConfig("stories260k", adapter="full")
     with pytest.raises(ValueError, match="head"):
         ValueConfig("stories260k", head="conv")
+
+
+@pytest.mark.parametrize("spec", ["stories260k", "tiny-random-gpt2"])
+def test_truncated_backbone_is_a_cheaper_value_model_with_exact_batched_q(spec):
+    from methods.vas.decoding import candidate_values, prefill, q_values_loop
+    from tests.conftest import cached_model
+
+    value = ValueModel(ValueConfig(spec, n_layers=2), device="cpu")
+    assert value.backbone.config.num_hidden_layers == 2
+    with torch.no_grad():
+        value.head.weight.normal_(0, 1.0, generator=torch.Generator().manual_seed(0))
+    base = cached_model("stories260k" if spec == "stories260k" else "tiny-random-llama")
+    ids, mask = base.tokenize(PROMPTS)
+    top = base.logits(ids, mask)[:, -1].topk(4).indices
+    torch.testing.assert_close(candidate_values(value, prefill(value, ids, mask), mask, top),
+                               q_values_loop(value, ids, mask, top, use_cache=False), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="n_layers"):
+        ValueModel(ValueConfig(spec, n_layers=99), device="cpu")
