@@ -35,6 +35,7 @@ HELP = {
     "n_val": "validation prompts (static-editing scale, trade-off curve)",
     "instruction": "the instruction the prompting baseline puts in front (system message for chat models)",
     "static_scales": "static-editing scales tried on validation (x mean state norm)",
+    "n_static_pairs": "training pairs behind the static chosen-minus-rejected vector",
     "best_of": "N values for Best-of-N",
     "baselines": "run prompting, static editing and Best-of-N too",
     "tradeoff": "save the step size x steps trade-off curve",

@@ -101,6 +101,10 @@ class RDRun:
         """What makes the model folder behind 'base' or 'tuned' when it is missing."""
         return self.command("rlhf") if model == "tuned" else f"interp model info {self.model_spec(model)}"
 
+    def sae_quality(self, model: str, site: str, expansion: float) -> dict[str, Any]:
+        """L0, explained variance, dead fraction, CE loss recovered of one SAE (saes/<model>/<site>/x<e>.metrics.json)."""
+        return self._json("saes", f"{model}/{site}/{size_name(expansion)}.metrics.json")
+
     def mmcs_rows(self) -> list[dict[str, Any]]:
         return self._json("saes", "mmcs.json")
 

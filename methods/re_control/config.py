@@ -62,6 +62,7 @@ class REControlConfig:
         "dangerous, illegal or hurtful."
     )
     static_scales: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)  # x mean state norm
+    n_static_pairs: int = 200  # training pairs for the chosen-minus-rejected vector (data sets with pairs)
     best_of: tuple[int, ...] = (4, 8)
     tradeoff_step_sizes: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
     tradeoff_n_steps: tuple[int, ...] = (10, 30)
@@ -88,7 +89,7 @@ STEP_KEYS = {
     "label": ["reward"],
     "train-value": ["depth", "width", "activation", "standardize", "lr", "epochs", "train_batch_size", "val_fraction",
                     "discount", "detach_target", "weight_decay", "patience", "train_seed"],
-    "evaluate": ["step_size", "n_steps", "penalty", "n_eval", "n_val", "instruction", "static_scales", "best_of",
+    "evaluate": ["step_size", "n_steps", "penalty", "n_eval", "n_val", "instruction", "static_scales", "n_static_pairs", "best_of",
                  "tradeoff_step_sizes", "tradeoff_n_steps", "n_boot", "eval_seed", "baselines", "tradeoff"],
 }
 ORDER = ["collect", "label", "train-value", "evaluate"]

@@ -199,7 +199,7 @@ def _static_edit(cfg, run_dir, model, task, value, ev_val, base_val, progress):
     states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
     state_norm = float(states[torch.arange(states.shape[1])[None, :] < lengths[:, None]].norm(dim=-1).mean())
     if task.has_pairs:
-        pairs = task.part("train", min(cfg.n_train, len(task.train)))
+        pairs = task.part("train", min(cfg.n_static_pairs, len(task.train)))
         vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [_strip(e.chosen, cfg, model) for e in pairs],
                           [_strip(e.rejected, cfg, model) for e in pairs], site_key, cfg.batch_size, progress)
         source = f"chosen minus rejected response states, {len(pairs)} training pairs"

@@ -60,10 +60,18 @@ def build_reprpo(root: Path) -> None:
 
 BUILDERS = {"demo": build_demo, "divergence": build_divergence, "re_control": build_re_control, "vas": build_vas,
             "reprpo": build_reprpo}
+RUN_DIRS = {"demo": ["demo"], "divergence": [DIVERGENCE], "re_control": [RE_CONTROL], "vas": [VAS],
+            "reprpo": [f"reprpo/alpaca_easy-{m}-{t}-s{s}" for m, t, s in REPRPO_RUNS]}
 
 
-def build(root: str | Path, only: list[str] | None = None) -> dict[str, float]:
-    """Run the chosen pipelines into `root`; returns seconds per pipeline."""
+def build(root: str | Path, only: list[str] | None = None, rebuild_stale: bool = False) -> dict[str, float]:
+    """Run the chosen pipelines into `root`; returns seconds per pipeline.
+
+    `rebuild_stale`: when reusing a folder, a run a pipeline refuses (made by an older version of its
+    settings) is deleted and made again.
+    """
+    import shutil
+
     import torch
 
     root = Path(root)
@@ -76,7 +84,14 @@ def build(root: str | Path, only: list[str] | None = None) -> dict[str, float]:
             if only and name not in only:
                 continue
             t0 = time.perf_counter()
-            fn(root)
+            try:
+                fn(root)
+            except RuntimeError:
+                if not rebuild_stale:
+                    raise
+                for d in RUN_DIRS[name]:
+                    shutil.rmtree(root / d, ignore_errors=True)
+                fn(root)
             seconds[name] = time.perf_counter() - t0
     finally:
         torch.set_num_threads(before)
@@ -87,5 +102,5 @@ if __name__ == "__main__":
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    took = build(sys.argv[1], sys.argv[2:] or None)
+    took = build(sys.argv[1], sys.argv[2:] or None, rebuild_stale=True)
     print({k: round(v, 1) for k, v in took.items()})

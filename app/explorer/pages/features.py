@@ -67,6 +67,11 @@ m1.metric("reward-related", summary["n_reward_related"], help=f"{summary['n_posi
 m2.metric("features", summary["n_features"])
 m3.metric("dead on held-out tokens", summary["dead_on_eval"])
 m4.metric("max |corr|", f"{summary['max_abs_corr']:.4f}")
+with artifact_section():
+    q = run.sae_quality(model, site, expansion)
+    st.caption(f"SAE ({q.get('architecture', '?')}): L0 {q.get('l0', float('nan')):.2f} · explained variance "
+               f"{q.get('explained_variance', float('nan')):.3f} · dead {q.get('dead_fraction', float('nan')):.1%} · "
+               f"CE loss recovered {q.get('ce_recovered', float('nan')):.3f} (held-out tokens)")
 
 with artifact_section(stop=True):
     rows = run.feature_rows(model, site, expansion)

@@ -31,7 +31,7 @@ def synthetic(n, d=16, seed=0):
 
 def test_training_learns_the_direction_and_is_seeded():
     c, r = synthetic(600)
-    cfg = BTConfig(hidden=16, dropout=0.0, max_epochs=60, patience=10, seed=1)
+    cfg = BTConfig(hidden=16, dropout=0.0, lr=3e-3, max_epochs=60, patience=10, seed=1)
     head, hist = train_head((c[:400], r[:400]), (c[400:500], r[400:500]), cfg, progress=False)
     with torch.no_grad():
         acc = pairwise_accuracy(head(c[500:]), head(r[500:]))
