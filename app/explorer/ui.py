@@ -22,7 +22,9 @@ def pick(label: str, options: Sequence[str], key: str, index: int = 0) -> str:
 
 
 def show_missing(e: MissingArtifact) -> None:
-    st.warning(f"`{e.path}` {e.why}. Make it with: `{e.command}`")
+    """The file, what is wrong with it, and the command that makes it (a trailing '(note)' kept outside the code)."""
+    cmd, sep, note = e.command.partition(" (")
+    st.warning(f"`{e.path}` {e.why}. Make it with: `{cmd}`" + (f" ({note}" if sep else ""))
 
 
 @contextlib.contextmanager

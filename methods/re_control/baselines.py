@@ -25,7 +25,6 @@ from interp.capture import capture
 from interp.generation import Generation, generate
 from interp.interventions import AddVector
 from interp.sites import Site, parse_site
-
 from methods.re_control.bellman import valid_mask
 
 if TYPE_CHECKING:

@@ -23,7 +23,6 @@ from interp.generation import generate
 from interp.io import read_jsonl, write_jsonl
 from interp.sites import parse_site
 from interp.store import ActivationStore
-
 from methods.re_control.bellman import pad_trajectories
 
 if TYPE_CHECKING:

@@ -19,7 +19,6 @@ from torch import Tensor
 from interp.generation import Generation, generate
 from interp.interventions import ApplyFunction
 from interp.sites import parse_site
-
 from methods.re_control.value import ValueFunction
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ plus the paired bootstrap interval of RE-Control minus base on reward.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -20,7 +19,6 @@ from torch import Tensor
 
 from interp.generation import generate
 from interp.metrics import bootstrap_mean, coherence_scores, diversity, paired_bootstrap_diff, win_rate
-
 from methods.re_control.baselines import StaticEdit, best_of_n
 from methods.re_control.control import ControlConfig, controlled_generate
 from methods.re_control.value import ValueFunction
@@ -32,17 +30,18 @@ RewardFn = Callable[[Sequence[str], Sequence[str]], Tensor]
 
 
 class CachedEmbed:
-    """MiniLM sentence embeddings, each distinct text embedded once (every method shares the prompts)."""
+    """Sentence embeddings (default MiniLM), each distinct text embedded once (every method shares the prompts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, embed: Callable[[list[str]], Tensor] | None = None) -> None:
+        from interp.metrics.coherence import minilm_embed
+
+        self._embed = embed or minilm_embed
         self._cache: dict[str, Tensor] = {}
 
     def __call__(self, texts: list[str]) -> Tensor:
-        from interp.metrics.coherence import minilm_embed
-
         new = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if new:
-            for t, e in zip(new, minilm_embed(new)):
+            for t, e in zip(new, self._embed(new)):
                 self._cache[t] = e
         return torch.stack([self._cache[t] for t in texts])
 
@@ -56,6 +55,15 @@ class Outputs:
     rewards: Tensor
     seconds: float
     info: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "texts": self.texts, "rewards": self.rewards.tolist(), "seconds": self.seconds,
+                "info": self.info}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Outputs":
+        return cls(d["method"], list(d["texts"]), torch.tensor(d["rewards"], dtype=torch.float32), float(d["seconds"]),
+                   dict(d.get("info", {})))
 
 
 @dataclass
@@ -125,8 +133,13 @@ def control_vs_base(control: Outputs, base: Outputs, n_boot: int = 2000, seed: i
 def tradeoff_curve(
     ev: Evaluator, value: ValueFunction, base: Outputs, step_sizes: Sequence[float], n_steps: Sequence[int],
     penalty: float = 0.0, n_boot: int = 1000, seed: int = 0, progress: bool = True, embed: Callable | None = None,
+    run: Callable[[str, Callable[[], Outputs]], Outputs] | None = None,
 ) -> dict[str, Any]:
-    """Reward gain (with a paired interval), diversity and coherence over step size x steps."""
+    """Reward gain (with a paired interval), diversity and coherence over step size x steps.
+
+    `run(name, fn)` may wrap each setting's generation (the pipeline uses it to keep finished
+    settings across an interruption); seconds per prompt are those of the generation.
+    """
     from tqdm.auto import tqdm
 
     embed = embed or CachedEmbed()
@@ -134,14 +147,14 @@ def tradeoff_curve(
     points = []
     grid = [(a, k) for a in step_sizes for k in n_steps]
     for a, k in tqdm(grid, desc="trade-off curve", unit="setting", disable=not progress, leave=False):
-        t0 = time.perf_counter()
-        out = ev.re_control(value, ControlConfig(a, k, penalty))
+        cfg = ControlConfig(a, k, penalty)
+        out = run(f"tradeoff-{a}x{k}", lambda: ev.re_control(value, cfg)) if run else ev.re_control(value, cfg)
         iv = paired_bootstrap_diff(out.rewards, base.rewards, n_boot=n_boot, seed=seed)
         points.append({
             "step_size": a, "n_steps": k, "reward": float(out.rewards.mean()), "reward_gain": iv.value,
             "reward_gain_low": iv.low, "reward_gain_high": iv.high, "diversity": diversity(out.texts),
             "coherence": float(coherence_scores(ev.raw_prompts, out.texts, embed).mean()),
-            "seconds_per_prompt": (time.perf_counter() - t0) / len(out.texts),
+            "seconds_per_prompt": out.seconds / len(out.texts),
         })
     return {
         "n_prompts": len(ev.prompts),

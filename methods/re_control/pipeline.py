@@ -18,13 +18,12 @@ import torch
 
 from interp.io import read_json, read_jsonl, write_json, write_jsonl
 from interp.runs import open_step
-
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
 from methods.re_control.collect import collect_trajectories, load_trajectories
 from methods.re_control.config import REControlConfig, step_config
 from methods.re_control.control import ControlConfig
 from methods.re_control.data import load_task, raw_prompts, render_prompts
-from methods.re_control.evaluate import CachedEmbed, Evaluator, control_vs_base, summarize, tradeoff_curve
+from methods.re_control.evaluate import CachedEmbed, Evaluator, Outputs, control_vs_base, summarize, tradeoff_curve
 from methods.re_control.train import TrainConfig, train_value
 from methods.re_control.value import ValueConfig, ValueFunction
 
@@ -155,24 +154,31 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
         if progress:
             print(f"[re-control evaluate] {msg}", flush=True)
 
-    say(f"base greedy on {len(test)} test prompts")
-    base = ev.base()
+    def method(name: str, fn) -> Outputs:
+        """Run one method, or reuse its outputs from an interrupted run of this same step."""
+        file = step.file(f"outputs/{name}.json")
+        if file.exists():
+            return Outputs.from_dict(read_json(file))
+        say(name)
+        out = fn()
+        write_json(file, out.as_dict())
+        return out
+
+    base = method("base", ev.base)
     outputs = [base]
     extra: dict[str, Any] = {}
     if cfg.baselines or cfg.tradeoff:
-        base_val = ev_val.base()
+        base_val = method("validation-base", ev_val.base)
     if cfg.baselines:
-        say("prompting")
-        outputs.append(ev.prompting(render_prompts(model, test, cfg.chat, instruction=cfg.instruction), cfg.instruction))
+        instructed = render_prompts(model, test, cfg.chat, instruction=cfg.instruction)
+        outputs.append(method("prompting", lambda: ev.prompting(instructed, cfg.instruction)))
         say("static representation editing (scale tuned on validation)")
-        edit, tuning = _static_edit(cfg, run_dir, model, task, value, ev_val, base_val, progress)
+        edit, tuning = _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress)
         extra["static_editing"] = tuning
-        outputs.append(ev.static(edit, tuning["best_scale"]))
+        outputs.append(method("static-editing", lambda: ev.static(edit, tuning["best_scale"])))
         for n in cfg.best_of:
-            say(f"best-of-{n}")
-            outputs.append(ev.best_of(n, seed=cfg.eval_seed))
-    say(f"RE-Control (step size {cfg.step_size}, {cfg.n_steps} steps)")
-    ctl = ev.re_control(value, control)
+            outputs.append(method(f"best-of-{n}", lambda n=n: ev.best_of(n, seed=cfg.eval_seed)))
+    ctl = method("re-control", lambda: ev.re_control(value, control))
     outputs.append(ctl)
     say("scoring diversity, coherence and win rates")
     embed = CachedEmbed()
@@ -186,7 +192,7 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
     if cfg.tradeoff:
         say("trade-off curve on validation prompts")
         curve = tradeoff_curve(ev_val, value, base_val, cfg.tradeoff_step_sizes, cfg.tradeoff_n_steps, cfg.penalty,
-                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress, embed=embed)
+                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress, embed=embed, run=method)
         write_json(step.file("tradeoff.json"), {"reward": cfg.reward, "model": cfg.model, **curve})
     return step.finish({
         "model": cfg.model, "dataset": cfg.dataset, "reward": cfg.reward, "n_eval": len(test),
@@ -194,7 +200,7 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
     })
 
 
-def _static_edit(cfg, run_dir, model, task, value, ev_val, base_val, progress):
+def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress):
     """The static vector (pairs when the data set has them, else reward quartiles) and its tuned scale."""
     states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
     state_norm = float(states[torch.arange(states.shape[1])[None, :] < lengths[:, None]].norm(dim=-1).mean())
@@ -209,7 +215,7 @@ def _static_edit(cfg, run_dir, model, task, value, ev_val, base_val, progress):
     edit = make_static_edit(vec, site_key, state_norm)
     scores = {}
     for s in cfg.static_scales:
-        scores[s] = float(ev_val.static(edit, s).rewards.mean())
+        scores[s] = float(method(f"validation-static-{s}", lambda s=s: ev_val.static(edit, s)).rewards.mean())
     best = max(scores, key=scores.get)
     return edit, {"source": source, "vector_norm": float(vec.norm()), "state_norm": state_norm,
                   "validation_reward_by_scale": {str(k): v for k, v in scores.items()},

@@ -34,7 +34,11 @@ def run_train(cfg: ReprPOConfig, run_dir: str | Path, model=None, force: bool = 
     from interp.models import load_model
     from methods.reprpo.trainer import ReprPOTrainer
 
-    model = model or load_model(cfg.model, device=device)
+    if model is None:
+        from accelerate import PartialState
+
+        # under `accelerate launch` each process takes its own device (cuda:<local rank>)
+        model = load_model(cfg.model, device=device or PartialState().device)
     raw = load_experiment(cfg.source, cfg.target, cfg.random or None, cfg.n_train, n_eval=0)["train"]
     trainer = ReprPOTrainer(model, rendered(model, raw, cfg.chat), cfg, step.path, accelerator, progress)
     try:

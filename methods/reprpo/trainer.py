@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -77,6 +78,15 @@ class ReprPOTrainer:
         self.layers = parse_layers(cfg.layers, model.n_layers) if cfg.uses_hidden_states else []
         sites = [resid_post(layer) for layer in self.layers]
         peft_model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
+        try:
+            self._setup(model, cfg, peft_model, sites)
+        except BaseException:
+            if getattr(self, "policy", None) is not None:
+                self.policy.stop_recording()
+            remove_lora(peft_model)  # a failed setup leaves the model as it found it
+            raise
+
+    def _setup(self, model: "Model", cfg: ReprPOConfig, peft_model, sites) -> None:
         transforms = None
         if cfg.uses_hidden_states:
             transforms = LayerTransforms(cfg.transform, len(sites), model.d_model, cfg.hra_r, cfg.ether_blocks)
@@ -181,7 +191,7 @@ class ReprPOTrainer:
         batch = self.collate(idx)
         ref = self._reference_for(idx, batch)
         self.wrapped.train()
-        ctx = self.projector.projecting() if isinstance(self.projector, ProjBP) else _Null()
+        ctx = self.projector.projecting() if isinstance(self.projector, ProjBP) else nullcontext()
         with ctx:
             out = self.wrapped(batch.input_ids, batch.attention_mask, batch.n_response, ref.get("states"))
         lc, lr_ = split_rows(out["logps"])
@@ -277,10 +287,3 @@ class ReprPOTrainer:
             "seconds_per_step": sum(secs) / len(secs) if secs else None,
         }
 
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False

@@ -83,7 +83,9 @@ def row_prefills(value: ValueModel, ids: Int[Tensor, "batch pos"], mask: Int[Ten
 
 
 @torch.no_grad()
-def q_values_loop_cached(value: ValueModel, caches: Sequence[Any], candidates: Int[Tensor, "batch k"]) -> Float[Tensor, "batch k"]:
+def q_values_loop_cached(
+    value: ValueModel, caches: Sequence[Any], candidates: Int[Tensor, "batch k"]
+) -> Float[Tensor, "batch k"]:
     """One forward per (row, candidate), each reusing that row's prefix cache: the original's way."""
     from transformers import DynamicCache
 

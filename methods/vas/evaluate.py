@@ -72,7 +72,9 @@ def run_base(model: Any, prompts: Sequence[str], reward: Callable, cfg: EvalConf
     return Run("base", gen.texts, r, gen.seconds, beta=0.0)
 
 
-def run_vas(model: Any, prompts: Sequence[str], reward: Callable, guides: Sequence[Guide], cfg: EvalConfig, label: str = "vas") -> Run:
+def run_vas(
+    model: Any, prompts: Sequence[str], reward: Callable, guides: Sequence[Guide], cfg: EvalConfig, label: str = "vas"
+) -> Run:
     proc = VASProcessor(model, guides, top_k=cfg.top_k, drop_others=cfg.drop_others)
     gen = _generate(model, prompts, cfg, cfg.seed, [proc])
     r, _ = _scored(reward, prompts, gen.texts)

@@ -44,7 +44,9 @@ def composition_grid(
     from interp.metrics import bootstrap_mean, diversity
 
     if len(values) != 2 or len(rewards) != 2:
-        raise ValueError(f"the composition grid takes exactly two value models and two rewards, got {len(values)} and {len(rewards)}")
+        raise ValueError(
+            f"the composition grid takes exactly two value models and two rewards, got {len(values)} and {len(rewards)}"
+        )
     cells = []
     bar = tqdm(total=len(betas_1) * len(betas_2), desc="vas grid", unit="cell", disable=not progress)
     for b1 in betas_1:

@@ -32,7 +32,9 @@ def td_lambda_returns(
     Values at unmasked positions are ignored; returns there are 0.
     """
     if values.shape != mask.shape or rewards.shape != values.shape[:1]:
-        raise ValueError(f"shapes disagree: values {tuple(values.shape)}, mask {tuple(mask.shape)}, rewards {tuple(rewards.shape)}")
+        raise ValueError(
+            f"shapes disagree: values {tuple(values.shape)}, mask {tuple(mask.shape)}, rewards {tuple(rewards.shape)}"
+        )
     values = values.detach().float()
     mask = mask.float()
     b, n = values.shape

@@ -125,7 +125,8 @@ def train_value_model(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
-    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_mc_mse": [], "val_end_mse": [], "val_spearman_end": []}
+    keys = ("train_loss", "val_loss", "val_mc_mse", "val_end_mse", "val_spearman_end")
+    history: dict[str, list[float]] = {k: [] for k in keys}
     start = evaluate_values(model, val, cfg, pad_id)
     best = (start["mc_mse"], -1, copy.deepcopy(model.trainable_state()), start)
     bar = tqdm(range(cfg.epochs), desc="vas train", unit="epoch", disable=not progress)

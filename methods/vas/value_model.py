@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,9 @@ class ValueModel(nn.Module):
                               target_modules=cfg.lora_targets, bias="none",
                               fan_in_fan_out=backbone.config.model_type == "gpt2")  # GPT-2's Conv1D stores W transposed
             try:
-                backbone = get_peft_model(backbone, lora)
+                with warnings.catch_warnings():  # peft asks transformers a deprecated question; not ours to fix
+                    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+                    backbone = get_peft_model(backbone, lora)
             except ValueError as e:
                 raise ValueError(
                     f"peft cannot place a LoRA adapter on {type(backbone).__name__} ({e}); pass lora_targets "

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from interp.io import load_tensors, read_json
 from methods.reprpo.trainer import ReprPOTrainer
