@@ -19,7 +19,7 @@ def command(runs: str, port: int, host: str = "127.0.0.1") -> tuple[list[str], d
     """The streamlit command line and environment that `interp app` runs."""
     main = Path(__file__).resolve().parents[1] / "explorer" / "main.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(main), "--server.address", host, "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
     env = {**os.environ, "INTERP_RUNS": str(Path(runs).resolve()), "PYTHONPATH": str(main.parents[2])}
     return cmd, env
 

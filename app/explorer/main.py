@@ -1,9 +1,14 @@
-"""Entry point of the explorer (`interp app`): one navigation over the pages."""
+"""Entry point of the explorer (`interp app`): one navigation over the pages in views/.
+
+The page files live in views/, not pages/: Streamlit treats a `pages/` folder beside the entry
+script as an old-style (v1) multipage app for the first run after the server starts, which would
+run a page directly, without this navigation and page config.
+"""
 from pathlib import Path
 
 import streamlit as st
 
-HERE = Path(__file__).parent / "pages"
+HERE = Path(__file__).parent / "views"
 PAGES = [
     ("runs.py", "Runs", ":material/folder_open:"),
     ("divergence.py", "Layer divergence", ":material/stacked_line_chart:"),

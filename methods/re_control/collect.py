@@ -3,7 +3,7 @@
 interp.generate(capture_sites=[site]) returns n + 1 states for a response of n tokens: state t
 predicts token t+1, and the state after the last token is kept (RE-Control's official code
 dropped it). They go to an ActivationStore, one row per state with columns `traj_id` (the
-prompt's index) and `t` (the step), so a trajectory's length is its number of rows. Responses
+prompt's index), `t` (the step) and `n_states` (the trajectory's length, tokens + 1). Responses
 go to trajectories.jsonl. The store is written in chunks of prompts and resumes after a crash
 from the prompts it has committed (sampling seeds are per chunk start, so a resumed run
 generates what an uninterrupted one would have).
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 STATES = "states"
 TRAJECTORIES = "trajectories.jsonl"
-COLUMNS = {"traj_id": torch.int64, "t": torch.int64}
+COLUMNS = {"traj_id": torch.int64, "t": torch.int64, "n_states": torch.int64}
 
 
 def collect_trajectories(
@@ -76,7 +76,8 @@ def collect_trajectories(
             writer.append(
                 {site_.key: torch.cat(states).float()},
                 {"traj_id": torch.cat([torch.full((len(s),), start + i) for i, s in enumerate(states)]),
-                 "t": torch.cat([torch.arange(len(s)) for s in states])},
+                 "t": torch.cat([torch.arange(len(s)) for s in states]),
+                 "n_states": torch.cat([torch.full((len(s),), len(s)) for s in states])},
                 items=len(chunk),
             )
             seconds += gen.seconds
@@ -122,6 +123,7 @@ def load_trajectories(collect_dir: str | Path) -> tuple[Float[Tensor, "n pos d"]
     data = store.read_all()
     states, lengths = pad_trajectories(data[key], data["traj_id"], data["t"], len(rows))
     expected = torch.tensor([r["n_states"] for r in rows])
-    if not torch.equal(lengths, expected):
+    stored = torch.zeros_like(expected).scatter_(0, data["traj_id"].long(), data["n_states"].long())
+    if not (torch.equal(lengths, expected) and torch.equal(stored, expected)):
         raise RuntimeError(f"{store.path} and {TRAJECTORIES} disagree on trajectory lengths; redo collect with --force")
     return states, lengths, rows, key

@@ -117,8 +117,9 @@ def generate(
     """VAS generation with one or more `(value path, beta)`; rows and metrics (written to OUT/generate when given)."""
     from interp.generation import generate as interp_generate
 
+    settings = {k: v for k, v in gen_kwargs.items() if k != "progress"}
     cfg = {"model": model.spec, "values": [[str(p), b] for p, b in specs], "top_k": top_k, "drop_others": drop_others,
-           "reward": reward_name, "prompts_sha": prompts_digest(prompts), "n_prompts": len(prompts), **gen_kwargs}
+           "reward": reward_name, "prompts_sha": prompts_digest(prompts), "n_prompts": len(prompts), **settings}
     step = open_step(out, "generate", cfg, force=force) if out is not None else None
     if step is not None and step.done:
         from interp.io import read_jsonl

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-PAGES = Path(__file__).resolve().parents[2] / "app" / "explorer" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "app" / "explorer" / "views"
 
 
 def open_page(name: str, timeout: float = 180) -> AppTest:
-    """Run app/explorer/pages/<name>.py once (INTERP_RUNS must be set by the test)."""
+    """Run app/explorer/views/<name>.py once (INTERP_RUNS must be set by the test)."""
     return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=timeout).run()
 
 

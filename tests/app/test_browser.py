@@ -25,14 +25,15 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "explorer"
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 TABLE = '[data-testid="stDataFrame"]'
 # (URL path, title, elements that must be there once the page has rendered: selector -> at least how many)
-PAGES = [
-    ("", "Runs", {TABLE: 2}),
+PAGES = [  # a fresh server's first visit is a deep link: it must still get main.py's navigation
     ("divergence", "Layer divergence", {PLOT: 2, TABLE: 1}),
+    ("", "Runs", {TABLE: 2}),
     ("features", "Features", {PLOT: 3, TABLE: 1, ".ctx": 1}),
     ("playground", "Steering playground", {"textarea": 1, '[data-testid="stSlider"]': 5}),
     ("preference", "Preference generalisation", {PLOT: 1, TABLE: 2}),
     ("reward_probe", "Reward probe", {PLOT: 1, TABLE: 2}),
 ]
+ORDER = ["", "divergence", "features", "playground", "preference", "reward_probe"]  # main.py's PAGES
 TIMEOUT_MS = 180_000
 
 
@@ -116,6 +117,8 @@ def test_page_renders_in_chromium(browser, app_url, path, title, needs):
             _expect(page, '[data-testid="stMetric"]', 3)
         _settle(page)
         page.screenshot(path=str(ARTIFACTS / f"{path or 'runs'}.png"), full_page=True)
+        nav = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        assert [t.split("\n")[-1].strip() for t in nav] == [t for _, t, _ in sorted(PAGES, key=lambda p: ORDER.index(p[0]))]
         exceptions = page.locator('[data-testid="stException"]')
         assert exceptions.count() == 0, exceptions.first.inner_text()
         if "js-plotly-plot" in " ".join(needs):

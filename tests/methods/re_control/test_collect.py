@@ -42,7 +42,8 @@ def test_collect_resumes_from_the_committed_prompts(stories, tmp_path):
                                 metadata={"n_prompts": 2}, shard_rows=32768) as w:
         gen = interp.generate(stories, PROMPTS[:1], max_new_tokens=5, capture_sites=["final"], progress=False, chat=False)
         s = gen.states[interp.final()][0]
-        w.append({"final": s}, {"traj_id": torch.zeros(len(s), dtype=torch.long), "t": torch.arange(len(s))}, items=1)
+        w.append({"final": s}, {"traj_id": torch.zeros(len(s), dtype=torch.long), "t": torch.arange(len(s)),
+                                       "n_states": torch.full((len(s),), len(s))}, items=1)
     (tmp_path / "b" / "responses.parts").mkdir()
     (tmp_path / "b" / "responses.parts" / "00000000.jsonl").write_text(json.dumps({
         "traj_id": 0, "prompt": PROMPTS[0], "rendered_prompt": PROMPTS[0], "response": gen.texts[0],
