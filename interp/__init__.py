@@ -16,7 +16,7 @@ import importlib
 _EXPORTS = {
     "interp.models": ["load_model", "Model", "DEFAULT_MODEL"],
     "interp.sites": ["Site", "resid_pre", "resid_post", "mlp_out", "attn_out", "final", "parse_site"],
-    "interp.capture": ["capture", "capture_texts", "recording"],
+    "interp.activations": ["capture", "capture_texts", "recording"],
     "interp.interventions": ["Intervention", "AddVector", "ProjectOut", "Replace", "ApplyFunction", "ApplyModule", "intervene"],
     "interp.generation": ["generate", "GenerationConfig", "Generation"],
     "interp.store": ["ActivationStore", "collect"],

@@ -19,7 +19,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from interp.capture import capture
+from interp.activations import capture
 from interp.sites import Site
 
 if TYPE_CHECKING:

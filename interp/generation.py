@@ -18,7 +18,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.capture import recording
+from interp.activations import recording
 from interp.interventions import Intervention, intervene
 from interp.sites import Site, parse_site
 

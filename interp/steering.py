@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal, Sequence
 from jaxtyping import Float
 from torch import Tensor
 
-from interp.capture import capture_texts
+from interp.activations import capture_texts
 from interp.sites import Site, parse_site
 
 if TYPE_CHECKING:

@@ -62,6 +62,8 @@ def register(sub) -> None:
     t.add_argument("--gamma", type=float, default=1.0)
     t.add_argument("--lam", type=float, default=0.95, help="TD(lambda)'s lambda")
     t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--keep", default="last", choices=["last", "best"], help="keep the last epoch, or the one with the "
+                   "lowest validation MSE to the reward")
     t.set_defaults(func=run_train)
 
     g = vsub.add_parser("generate", help="decode with one or more value models, each with its own beta")
@@ -148,7 +150,7 @@ def run_train(args) -> int:
     vcfg = ValueConfig(backbone=args.backbone or model.spec, adapter=args.adapter, head=head,
                        lora_r=args.lora_r, lora_alpha=args.lora_alpha, n_layers=args.value_layers)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr, gamma=args.gamma,
-                       lam=args.lam, val_fraction=args.val_fraction, seed=args.seed)
+                       lam=args.lam, val_fraction=args.val_fraction, keep=args.keep, seed=args.seed)
     metrics = train(args.out, model, prompts, args.reward, vcfg, tcfg, args.samples_per_prompt, args.max_new_tokens,
                     args.temperature, args.batch_size, _chat(args), source, force=args.force)
     print(json.dumps(metrics, indent=2, default=str))

@@ -5,7 +5,7 @@ Two kinds, named by a string saved in a reward model's config.json:
                    sentence-transformers mean pooling, unit norm)
   `st:PATH`        any sentence-transformers folder
   `model:SPEC`     an interp model spec's `final()` state (the normed state before the
-                   unembedding), pooled over the tokens (`mean` or `last`), via interp.capture
+                   unembedding), pooled over the tokens (`mean` or `last`), via interp.activations
 
 Long texts keep their END (truncation from the left): in a dialogue the response is last and
 is what distinguishes two answers to one prompt.
@@ -123,7 +123,7 @@ class ModelEncoder:
 
     @torch.inference_mode()
     def __call__(self, prompts: Sequence[str], responses: Sequence[str], progress: bool | None = None) -> Float[Tensor, "batch d"]:
-        from interp.capture import capture
+        from interp.activations import capture
 
         check_lengths(prompts, responses)
         tok = self.model.tokenizer

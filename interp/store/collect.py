@@ -18,7 +18,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.capture import capture
+from interp.activations import capture
 from interp.sites import Site, parse_site
 from interp.store.manifest import read_manifests, remove_rank
 from interp.store.reader import ActivationStore

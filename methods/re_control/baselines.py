@@ -21,7 +21,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.capture import capture
+from interp.activations import capture
 from interp.generation import Generation, generate
 from interp.interventions import AddVector
 from interp.sites import Site, parse_site

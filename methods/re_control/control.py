@@ -83,8 +83,13 @@ def controlled_generate(
     """interp.generate with RE-Control at the value function's site (refuses a mismatched model)."""
     value.check(model)
     value.to(model.device).eval()
+    flags = [p.requires_grad for p in value.parameters()]
     for p in value.parameters():
         p.requires_grad_(False)  # gradients flow to u only
     ctl = GradientAscentControl(value, cfg)
     interventions = [*generate_kwargs.pop("interventions", ()), ctl.intervention()]
-    return generate(model, prompts, interventions=interventions, **generate_kwargs)
+    try:
+        return generate(model, prompts, interventions=interventions, **generate_kwargs)
+    finally:
+        for p, f in zip(value.parameters(), flags):
+            p.requires_grad_(f)

@@ -15,7 +15,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from interp.capture import masked_mean, recording
+from interp.activations import masked_mean, recording
 from interp.logprobs import token_logprobs
 from interp.models.model import positions_from_mask
 from interp.sites import Site

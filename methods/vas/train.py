@@ -2,9 +2,9 @@
 
 Each batch runs one forward with gradient; the lambda-returns are computed from the same
 values detached (the GAE form), so targets move with the model as in the paper. A seeded split
-holds out `val_fraction` of the rollouts: the validation loss picks the kept epoch, and
-Spearman(V at the last response token, reward) says whether the head ranks responses as the
-reward does.
+holds out `val_fraction` of the rollouts for validation: TD loss, MSE to the reward, and
+Spearman(V at the last response token, reward), which says whether the head ranks responses as
+the reward does. The last epoch is kept, or with keep="best" the one with the lowest MSE.
 """
 from __future__ import annotations
 
@@ -33,11 +33,14 @@ class TrainConfig:
     lam: float = 0.95
     val_fraction: float = 0.1
     grad_clip: float = 1.0
+    keep: str = "last"  # "last" epoch, or "best": lowest validation MSE to the reward (early stopping)
     seed: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.lam <= 1 or not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 <= lam <= 1 and 0 < gamma <= 1, got lam={self.lam}, gamma={self.gamma}")
+        if self.keep not in ("last", "best"):
+            raise ValueError(f"keep must be 'last' or 'best', not {self.keep!r}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
 
@@ -91,8 +94,9 @@ def split_rollouts(rollouts: Sequence[Rollout], val_fraction: float, seed: int) 
 def evaluate_values(model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int) -> dict[str, float]:
     """TD loss; squared error of V against the final reward (every position, and the last); Spearman(V_end, reward).
 
-    The TD loss's targets move with the model, so the kept epoch is chosen by `mc_mse`, whose
-    target (the episode's reward) does not.
+    The TD loss's targets move with the model, so `keep="best"` chooses the epoch by `mc_mse`,
+    whose target (the episode's reward) does not. VAS uses only differences of Q between
+    candidates, so a model that ranks well (Spearman) helps even before it is calibrated.
     """
     from scipy.stats import spearmanr
 
@@ -117,7 +121,7 @@ def evaluate_values(model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainCo
 def train_value_model(
     model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int, progress: bool = True
 ) -> dict[str, Any]:
-    """Fit `model` in place; returns the history and the kept epoch's metrics (lowest validation `mc_mse`)."""
+    """Fit `model` in place; returns the history and the kept epoch's metrics (`cfg.keep`)."""
     torch.manual_seed(cfg.seed)
     train, val = split_rollouts(rollouts, cfg.val_fraction, cfg.seed)
     mean_reward = sum(r.reward for r in train) / len(train)
@@ -153,7 +157,7 @@ def train_value_model(
         history["val_end_mse"].append(metrics["end_mse"])
         history["val_spearman_end"].append(metrics["spearman_end"])
         bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", rho=f"{metrics['spearman_end']:.2f}")
-        if metrics["mc_mse"] < best[0]:
+        if cfg.keep == "last" or metrics["mc_mse"] < best[0]:
             best = (metrics["mc_mse"], epoch, copy.deepcopy(model.trainable_state()), metrics)
     model.load_trainable(best[2])
     model.eval()

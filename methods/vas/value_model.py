@@ -109,7 +109,10 @@ class ValueModel(nn.Module):
         self.cfg = cfg
         self.folder = resolve_spec(cfg.backbone)
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
-        backbone = AutoModel.from_pretrained(self.folder, dtype=dtype, attn_implementation=cfg.attn_implementation)
+        backbone = AutoModel.from_pretrained(
+            self.folder, dtype=dtype, attn_implementation=cfg.attn_implementation,
+            use_safetensors=any(Path(self.folder).glob("*.safetensors")) or None,  # else transformers' weights_only load
+        )
         if cfg.n_layers is not None:
             truncate_layers(backbone, cfg.n_layers)
         self.d_model = int(backbone.config.hidden_size)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from interp.capture import capture
+from interp.activations import capture
 from interp.models import Model, positions_from_mask
 from interp.sites import attn_out, final, mlp_out, resid_post, resid_pre
 

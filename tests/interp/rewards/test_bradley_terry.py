@@ -69,7 +69,7 @@ def test_refusals(tmp_path):
 
 
 def test_model_encoder_pools_final_state_like_unbatched_capture():
-    from interp.capture import capture
+    from interp.activations import capture
 
     enc = ModelEncoder("tiny-random-llama", pool="mean", max_length=64, device="cpu", batch_size=2)
     prompts, responses = ["short", "a much longer prompt here", "mid size"], [" a", " b", ""]

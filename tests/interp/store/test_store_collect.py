@@ -9,7 +9,7 @@ import pytest
 import torch
 
 collect_mod = importlib.import_module("interp.store.collect")
-from interp.capture import capture
+from interp.activations import capture
 from interp.store import ActivationStore, StoreMismatch, collect, share
 
 TEXTS = [f"text number {i} " + "ab" * (i % 7) for i in range(23)]

@@ -4,7 +4,7 @@ import json
 import torch
 
 import interp
-from interp.capture import capture
+from interp.activations import capture
 from interp.store import ActivationStore
 from methods.re_control.collect import collect_trajectories, load_trajectories
 

@@ -46,6 +46,8 @@ def test_td_training_learns_a_visible_reward():
     assert result["val_mc_mse"] < 0.9 * result["val_mc_mse_before"], result["history"]
 
 
-def test_config_rejects_bad_lambda():
+def test_config_rejects_bad_settings():
     with pytest.raises(ValueError, match="lam"):
         TrainConfig(lam=1.5)
+    with pytest.raises(ValueError, match="keep"):
+        TrainConfig(keep="first")
