@@ -2,7 +2,8 @@
 
 Trajectories are split into training and validation sets (seeded); each epoch reports the
 mean Bellman loss on both and Spearman(V(s_T), r) on validation, and the weights of the epoch
-with the lowest validation loss are kept.
+with the lowest validation loss (or, with select="spearman", the highest validation Spearman)
+are kept.
 """
 from __future__ import annotations
 
@@ -30,12 +31,15 @@ class TrainConfig:
     discount: float = 1.0
     detach_target: bool = True  # False: residual gradient through V(s_{t+1})
     weight_decay: float = 0.0
-    patience: int = 30  # epochs without a better validation loss before stopping
+    patience: int = 30  # epochs without a better validation score before stopping
+    select: str = "loss"  # keep the epoch with the lowest validation Bellman loss, or "spearman": highest Spearman
     seed: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.select not in ("loss", "spearman"):
+            raise ValueError(f"select must be 'loss' or 'spearman', not {self.select!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -122,8 +126,10 @@ def train_value(
         history["val_loss"].append(val["loss"])
         history["val_spearman"].append(val["spearman"])
         bar.set_postfix(val_loss=f"{val['loss']:.4f}", rho=f"{val['spearman']:.3f}")
-        if val["loss"] < best[0] - 1e-7:
-            best = (val["loss"], epoch, copy.deepcopy(value.state_dict()))
+        score = val["loss"] if cfg.select == "loss" else -val["spearman"]
+        score = math.inf if math.isnan(score) else score  # a constant V has no Spearman
+        if score < best[0] - 1e-7:
+            best = (score, epoch, copy.deepcopy(value.state_dict()))
         elif epoch - best[1] >= cfg.patience:
             break
     value.load_state_dict(best[2])
