@@ -114,9 +114,9 @@ def generate_vas(model: Any, value: Any, prompt: str, beta: float, top_k: int, s
 
 def reward_fn(name: str) -> Any:
     """A reward by name (`neg:NAME` negates one), as the VAS pipeline names them."""
-    from methods.vas.rewards import reward_by_name
+    from interp.rewards import get_reward
 
-    return reward_by_name(name)
+    return get_reward(name)
 
 
 def score(reward: Any, prompt: str, response: str) -> float:

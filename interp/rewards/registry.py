@@ -5,6 +5,7 @@ Names (used by every CLI flag, config and pipeline that names a reward):
   vader-sentiment    VADER's compound sentiment of the response
   rm:PATH            a Bradley-Terry head folder (from `interp reward train`)
   hf-rm:PATH         a local Hugging Face sequence-classification reward model
+  neg:NAME           minus the reward NAME (also written -NAME)
 """
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ REWARD_NAMES = {
     "vader-sentiment": "VADER compound sentiment of the response, in [-1, 1]",
     "rm:PATH": "Bradley-Terry reward head trained by `interp reward train` (folder with head.safetensors)",
     "hf-rm:PATH": "local Hugging Face sequence-classification reward model (safetensors)",
+    "neg:NAME": "minus the reward NAME, e.g. neg:vader-sentiment (also -NAME)",
 }
 
 
 def get_reward(name: str, device: str | None = None, **kwargs: Any) -> Reward:
     """Build the reward named `name` (see REWARD_NAMES); `kwargs` go to its constructor."""
+    for prefix in ("neg:", "-"):
+        if name.startswith(prefix):
+            from interp.rewards.negated import Negated
+
+            inner = name[len(prefix):]
+            if not inner:
+                raise ValueError(f"reward {name!r} negates nothing; write neg:NAME, e.g. neg:vader-sentiment")
+            return Negated(get_reward(inner, device=device, **kwargs), name)
     if name == "vader-utility":
         from interp.rewards.vader import VaderUtility
 

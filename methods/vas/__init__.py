@@ -11,7 +11,6 @@ processor with composition of several estimators (`decoding`), the evaluation ta
 Best-of-N (`evaluate`), the composition grid (`grid`) and run-directory steps (`pipeline`).
 """
 from methods.vas.decoding import Guide, VASProcessor, candidate_values, prefill, q_values_loop
-from methods.vas.rewards import reward_by_name
 from methods.vas.rollouts import Rollout, load_rollouts, sample_rollouts, save_rollouts
 from methods.vas.td import td_lambda_returns, value_loss
 from methods.vas.train import TrainConfig, train_value_model
@@ -19,7 +18,7 @@ from methods.vas.value_model import ValueConfig, ValueModel
 
 __all__ = [
     "ValueModel", "ValueConfig",
-    "Rollout", "sample_rollouts", "save_rollouts", "load_rollouts", "reward_by_name",
+    "Rollout", "sample_rollouts", "save_rollouts", "load_rollouts",
     "td_lambda_returns", "value_loss", "TrainConfig", "train_value_model",
     "Guide", "VASProcessor", "candidate_values", "prefill", "q_values_loop",
 ]

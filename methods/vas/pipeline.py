@@ -22,7 +22,7 @@ from interp.io import read_json, write_json, write_jsonl
 from interp.runs import Step, open_step
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.evaluate import EvalConfig, evaluate
-from methods.vas.rewards import reward_by_name
+from interp.rewards import get_reward
 from methods.vas.rollouts import load_rollouts, reward_summary, sample_rollouts, save_rollouts
 from methods.vas.train import TrainConfig, train_value_model
 from methods.vas.value_model import ValueConfig, ValueModel
@@ -59,7 +59,7 @@ def train(
     }
     roll = open_step(out, "rollouts", roll_cfg, force=force)
     if not roll.done:
-        reward = reward_by_name(reward_name)
+        reward = get_reward(reward_name)
         rollouts = sample_rollouts(model, prompts, reward, samples_per_prompt, max_new_tokens, temperature,
                                    train_cfg.seed, batch_size, chat, progress)
         save_rollouts(roll.file("rollouts.jsonl"), rollouts)
@@ -131,7 +131,7 @@ def generate(
     metrics: dict[str, Any] = {"seconds": gen.seconds, "seconds_per_prompt": gen.seconds / len(prompts),
                                "mean_abs_bonus": proc.stats["mean_abs_bonus"]}
     if reward_name:
-        scores = reward_by_name(reward_name)(list(prompts), gen.texts).tolist()
+        scores = get_reward(reward_name)(list(prompts), gen.texts).tolist()
         for r, s in zip(rows, scores):
             r["reward"] = s
         metrics["reward_mean"] = sum(scores) / len(scores)
@@ -160,7 +160,7 @@ def evaluate_step(
         return read_json(step.file("table.json"))["rows"], step
     value = ValueModel.load(value_path, device=model.device)
     value.check_tokenizer(model, what=f"value model {value_path}")
-    rows, runs = evaluate(model, prompts, reward_by_name(reward_name), value, cfg, progress=progress)
+    rows, runs = evaluate(model, prompts, get_reward(reward_name), value, cfg, progress=progress)
     write_json(step.file("table.json"), {"reward": reward_name, "model": model.spec, "value": str(value_path), "rows": rows})
     write_jsonl(step.file("generations.jsonl"), [
         {"method": r.method, "beta": r.beta, "n": r.n, "prompt": p, "response": t, "reward": float(s)}
@@ -198,7 +198,7 @@ def grid_step(
         v = ValueModel.load(p, device=model.device)
         v.check_tokenizer(model, what=f"value model {p}")
         values.append(v)
-    grid = composition_grid(model, prompts, values, [reward_by_name(r) for r in reward_names], reward_names,
+    grid = composition_grid(model, prompts, values, [get_reward(r) for r in reward_names], reward_names,
                             betas_1, betas_2, cfg, progress=progress)
     grid.update(model=model.spec, values=[str(p) for p in value_paths])
     write_json(step.file("grid.json"), grid)

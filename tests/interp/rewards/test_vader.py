@@ -89,3 +89,13 @@ def test_score_and_list_cli(capsys):
     assert lines == ["+0.6400\tI love it", "-0.5000\tbad"]
     assert main(["reward", "list"]) == 0
     assert "hf-rm:PATH" in capsys.readouterr().out
+
+
+def test_negated_reward_flips_the_sign_and_names_the_mistake():
+    prompts, responses = ["p", "p"], ["I love this", "I hate this"]
+    base = get_reward("vader-sentiment")(prompts, responses)
+    for name in ("neg:vader-sentiment", "-vader-sentiment"):
+        assert torch.equal(get_reward(name)(prompts, responses), -base)
+    assert base[0] > 0 > base[1]
+    with pytest.raises(ValueError, match="negates nothing"):
+        get_reward("neg:")
