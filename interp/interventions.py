@@ -10,7 +10,7 @@ during KV-cached generation, where each step after the prompt sees one position.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch

@@ -9,13 +9,10 @@ average) and asks for "A", "B" or "TIE". Plain urllib: no client library.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -23,7 +20,7 @@ from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
 
-ENV_URL, ENV_MODEL, ENV_KEY = "INTERP_JUDGE_URL", "INTERP_JUDGE_MODEL", "INTERP_JUDGE_API_KEY"
+from interp.chat_endpoint import ENV_KEY, ENV_MODEL, ENV_URL, ChatEndpoint  # noqa: F401 (re-exported)
 
 SYSTEM = (
     "You compare two assistant responses to the same user prompt. Judge which response is more helpful, "
@@ -40,20 +37,12 @@ def parse_verdict(text: str) -> str | None:
 
 
 @dataclass
-class ApiJudge:
+class ApiJudge(ChatEndpoint):
     """judge(prompts, a, b) -> outcomes (1: a better, 0.5: tie, 0: b better) from a chat endpoint."""
 
-    url: str
-    model: str
-    api_key: str = field(default="", repr=False)
     seed: int = 0
-    timeout: float = 60.0
+    purpose: str = "judge"
     n_unparsed: int = field(default=0, init=False)
-
-    @property
-    def endpoint(self) -> str:
-        url = self.url.rstrip("/")
-        return url if url.endswith("/chat/completions") else url + "/chat/completions"
 
     def __call__(self, prompts: Sequence[str], a: Sequence[str], b: Sequence[str]) -> list[float]:
         if not len(prompts) == len(a) == len(b):
@@ -77,37 +66,7 @@ class ApiJudge:
 
     def ask(self, prompt: str, first: str, second: str) -> str | None:
         """One request; the verdict for (A = first, B = second), or None if the reply has none."""
-        body = {
-            "model": self.model,
-            "messages": [
-                {"role": "system", "content": SYSTEM},
-                {"role": "user", "content": TEMPLATE.format(prompt=prompt, a=first, b=second)},
-            ],
-            "temperature": 0,
-            "max_tokens": 8,
-        }
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.endpoint, data=json.dumps(body).encode(), headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                reply = json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as e:
-            detail = self._scrub(e.read().decode("utf-8", "replace")[:300])
-            raise RuntimeError(f"judge endpoint {self.endpoint} answered HTTP {e.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise RuntimeError(
-                f"judge endpoint {self.endpoint} unreachable ({self._scrub(str(e))}); check {ENV_URL}"
-            ) from None
-        try:
-            text = reply["choices"][0]["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError):
-            raise RuntimeError(f"judge endpoint {self.endpoint} sent no choices[0].message.content") from None
-        return parse_verdict(text)
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self.api_key, "***") if self.api_key else text
+        return parse_verdict(self.complete(SYSTEM, TEMPLATE.format(prompt=prompt, a=first, b=second), max_tokens=8))
 
 
 def judge_from_env() -> ApiJudge | None:

@@ -8,15 +8,12 @@ depends on it (that is the lexicon correlation test).
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from interp.metrics.judge import ENV_KEY, ENV_MODEL, ENV_URL
+from interp.chat_endpoint import ENV_KEY, ENV_MODEL, ENV_URL, ChatEndpoint
 
 SYSTEM = (
     "You interpret features of a sparse autoencoder trained on a language model. Given the contexts where a "
@@ -36,11 +33,8 @@ def render_contexts(top: list[dict[str, Any]]) -> str:
 
 
 @dataclass
-class FeatureLabeller:
-    url: str
-    model: str
-    api_key: str = field(default="", repr=False)
-    timeout: float = 60.0
+class FeatureLabeller(ChatEndpoint):
+    purpose: str = "label"
 
     @classmethod
     def from_env(cls) -> "FeatureLabeller":
@@ -52,31 +46,8 @@ class FeatureLabeller:
             )
         return cls(url=url, model=model, api_key=os.environ.get(ENV_KEY, ""))
 
-    @property
-    def endpoint(self) -> str:
-        url = self.url.rstrip("/")
-        return url if url.endswith("/chat/completions") else url + "/chat/completions"
-
     def label(self, top: list[dict[str, Any]]) -> dict[str, str | None]:
         """{"description": ..., "verdict": POSITIVE|NEGATIVE|NEUTRAL|None} for one feature's top contexts."""
-        body = {
-            "model": self.model, "temperature": 0, "max_tokens": 60,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": render_contexts(top)}],
-        }
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.endpoint, data=json.dumps(body).encode(), headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                reply = json.loads(resp.read().decode("utf-8"))
-            text = reply["choices"][0]["message"]["content"] or ""
-        except urllib.error.HTTPError as e:
-            raise RuntimeError(f"label endpoint {self.endpoint} answered HTTP {e.code}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            msg = str(e).replace(self.api_key, "***") if self.api_key else str(e)
-            raise RuntimeError(f"label endpoint {self.endpoint} unreachable ({msg}); check {ENV_URL}") from None
-        except (KeyError, IndexError, TypeError, json.JSONDecodeError):
-            raise RuntimeError(f"label endpoint {self.endpoint} sent no choices[0].message.content") from None
+        text = self.complete(SYSTEM, render_contexts(top), max_tokens=60)
         m = _VERDICT.search(text.upper())
         return {"description": text.split("|")[0].strip(), "verdict": m.group(1) if m else None}

@@ -1,7 +1,6 @@
 """The `interp` command line for the backbone: help, model info, generate."""
 import json
 import subprocess
-import sys
 
 from app.cli import main
 

@@ -1,6 +1,5 @@
 """Run directories and atomic writes: the contract every pipeline relies on."""
 import json
-import os
 
 import pytest
 import torch
