@@ -15,6 +15,8 @@ from typing import Any, Iterator
 import torch
 from safetensors.torch import load_file, save_file
 
+from interp import faults
+
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -33,10 +35,35 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
+        faults.point(f"before rename {path.name}")  # a test may kill here: the old file must stay whole
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def atomic_dir(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `folder`; it replaces `folder` only if the body succeeds.
+
+    For artifacts that are folders (saved models, SAEs). The old folder is removed just before
+    the rename, so a crash leaves either the old folder, the new one, or no folder: never a
+    half-written one at the final path.
+    """
+    import shutil
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; give the usual mode
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -74,19 +74,11 @@ def _is_current(out: Path, stamp: str) -> bool:
 
 
 def _build(name: str, out: Path, stamp: str) -> None:
-    import shutil
-    import tempfile
+    from interp.io import atomic_dir
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         REGISTERED[name](tmp)
         (tmp / ".interp-converter").write_text(stamp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _mk(p: Path) -> Path:

@@ -12,15 +12,14 @@ Saved with `save_inference_model` (`cfg.json` + `sae_weights.safetensors`), load
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 from torch import Tensor
+
+from interp.io import atomic_dir
 
 ARCHITECTURES = ("topk", "standard")
 
@@ -122,19 +121,11 @@ def _checked(data: Iterator[Tensor], d_in: int, batch_size: int) -> Iterator[Ten
 def save_sae(sae, folder: str | Path) -> Path:
     """Save in sae-lens' inference format (cfg.json + sae_weights.safetensors), atomically (aside, then rename)."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_dir(folder) as tmp:
         if hasattr(sae, "save_inference_model"):
             sae.save_inference_model(tmp)
         else:
             sae.save_model(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

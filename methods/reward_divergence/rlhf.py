@@ -8,10 +8,7 @@ so `load_model(<folder>)` analyses it through the bridge. TRL checkpoints make i
 from __future__ import annotations
 
 import logging
-import os
 import random
-import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -19,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from interp.io import read_json, write_json
+from interp.io import atomic_dir, read_json, write_json
 from methods.reward_divergence.config import RLHFConfig
 
 log = logging.getLogger(__name__)
@@ -166,17 +163,9 @@ def checkpoint_model(base_model, checkpoint: Path, cfg: RLHFConfig):
 
 def save_hf_folder(model, tokenizer, folder: Path) -> Path:
     """Save a HF model + tokenizer as safetensors, atomically (written aside, then renamed)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_dir(folder) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
@@ -194,7 +183,7 @@ def evaluate_policies(
 ) -> dict[str, Any]:
     """Mean reward of base and tuned on held-out prompts, same sampling seeds, with a paired bootstrap interval."""
     from interp import generate, load_model
-    from interp.io import read_json, write_jsonl
+    from interp.io import write_jsonl
     from interp.metrics import bootstrap_mean, paired_bootstrap_diff
     from interp.rewards import get_reward
 
