@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from interp.io import load_tensors, save_tensors, write_jsonl
 from interp.sites import resid_post
+from interp.training_guard import check_finite
 from methods.reprpo.adapter import add_lora, remove_lora, save_adapter
 from methods.reprpo.batches import PairBatch, TokenizedPairs, collate, tokenize_pairs
 from methods.reprpo.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -202,9 +203,8 @@ class ReprPOTrainer:
             x.states_chosen, x.states_rejected = split_rows(out["states"])
             x.ref_states_chosen, x.ref_states_rejected = split_rows(out["ref_states"])
         loss, info = compute_loss(self.cfg, x)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{self.cfg.method} loss is {loss.item()} at step {self.step}; lower the learning rate ({self.cfg.lr})")
+        check_finite(loss, self.step, f"reprpo {self.cfg.method} loss",
+                     f"lower the learning rate (--lr {self.cfg.lr}), then re-run with --force")
         self.acc.backward(loss)
         if isinstance(self.projector, ProjGrad):
             reduce = (lambda t: self.acc.reduce(t, "mean")) if self.acc.num_processes > 1 else None

@@ -18,6 +18,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp.training_guard import check_finite
 from methods.vas.rollouts import Rollout
 from methods.vas.td import td_lambda_returns, value_loss
 from methods.vas.value_model import ValueModel
@@ -143,6 +144,8 @@ def train_value_model(
             values = response_values(model, batch)
             returns = td_lambda_returns(values, batch.rewards, batch.response_mask, cfg.gamma, cfg.lam)
             loss = value_loss(values, returns, batch.response_mask)
+            check_finite(loss, f"epoch {epoch}, batch {s // cfg.batch_size}", "vas train: the TD loss",
+                         f"lower the learning rate (--lr {cfg.lr}) or check the rewards, then re-run with --force")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
