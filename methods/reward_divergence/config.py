@@ -34,6 +34,7 @@ class RLHFConfig:
     n_eval_prompts: int = 200
     eval_samples: int = 1  # completions per held-out prompt and model
     save_steps: int = 25
+    gradient_checkpointing: bool = False  # recomputation costs a third more compute; small models fit without it
     n_boot: int = 2000
     seed: int = 0
 

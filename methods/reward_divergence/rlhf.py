@@ -72,7 +72,7 @@ def _trainer(cfg: RLHFConfig, model, tokenizer, prompts: list[str], out: Path, d
         max_completion_length=cfg.max_new_tokens, temperature=cfg.temperature, beta=cfg.beta,
         learning_rate=cfg.lr, max_steps=cfg.steps, logging_steps=1, report_to=[],
         save_strategy="steps", save_steps=cfg.save_steps, save_only_model=False, seed=cfg.seed,
-        disable_tqdm=False,
+        disable_tqdm=False, gradient_checkpointing=cfg.gradient_checkpointing,
     )
     peft_config = None
     if cfg.lora_r > 0:
