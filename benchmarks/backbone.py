@@ -15,7 +15,7 @@ import tempfile
 
 import torch
 
-from benchmarks.common import emit, plain_hf, timeit
+from benchmarks.common import emit, plain_hf, timeit_pair
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> dict:
     sites = [resid_post(l) for l in range(model.n_layers)]
 
     with torch.no_grad():
-        t_raw = timeit(lambda: hf(input_ids=ids, attention_mask=mask), args.repeat)
-        t_cap = timeit(lambda: capture(model, ids, mask, sites), args.repeat)
+        t_raw, t_cap = timeit_pair(lambda: hf(input_ids=ids, attention_mask=mask),
+                                   lambda: capture(model, ids, mask, sites), args.repeat)
     result = {
         "model": args.model, "device": str(model.device), "batch": args.batch, "tokens": args.tokens,
         "a_capture_all_resid_post_over_hf_forward": t_cap / t_raw,
@@ -59,13 +59,15 @@ def main(argv: list[str] | None = None) -> dict:
                 collect(model, texts, [resid_post(model.n_layers // 2)], tmp, batch_size=args.batch,
                         max_length=args.tokens, progress=False)
 
-            t_col = timeit(run_collect, max(2, args.repeat // 2))
+            with torch.no_grad():
+                t_raw_b, t_col = timeit_pair(lambda: hf(input_ids=ids, attention_mask=mask), run_collect,
+                                             max(2, args.repeat // 2))
             from interp.store import ActivationStore
 
             n_tok = ActivationStore.open(tmp).n_rows
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        raw_tps = args.batch * args.tokens / t_raw
+        raw_tps = args.batch * args.tokens / t_raw_b
         result["b_store_tokens_per_s_over_hf_forward_tokens_per_s"] = (n_tok / t_col) / raw_tps
         result["store_tokens"] = n_tok
 
@@ -84,8 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
         with intervene(model, no_op("final")):
             generate_batch(model, prompts_ids.tolist(), GenerationConfig(max_new_tokens=args.new_tokens, stop_at_eos=False))
 
-    t_hf = timeit(hf_generate, max(2, args.repeat // 2))
-    t_ours = timeit(ours, max(2, args.repeat // 2))
+    t_hf, t_ours = timeit_pair(hf_generate, ours, max(2, args.repeat // 2))
     result["c_generate_noop_intervention_over_hf_generate"] = t_ours / t_hf
     result["seconds"] = {"hf_forward": t_raw, "capture_forward": t_cap, "hf_generate": t_hf, "ours_generate": t_ours}
     emit(result)

@@ -26,6 +26,28 @@ def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def timeit_pair(fa: Callable[[], object], fb: Callable[[], object], repeat: int = 5, warmup: int = 1) -> tuple[float, float]:
+    """Median seconds of `fa` and of `fb`, run alternately (a, b, a, b, ...).
+
+    Alternating keeps a ratio fair on a shared machine, where load that comes and goes would
+    otherwise land on whichever side happened to run during it.
+    """
+    for _ in range(warmup):
+        fa()
+        fb()
+    ta, tb = [], []
+    for _ in range(repeat):
+        for fn, out in ((fa, ta), (fb, tb)):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            fn()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            out.append(time.perf_counter() - t)
+    return statistics.median(ta), statistics.median(tb)
+
+
 def plain_hf(model):
     """The same weights as a plain HF model (no bridge, no hooks), with the same attention kernel."""
     from transformers import AutoModelForCausalLM
