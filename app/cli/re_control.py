@@ -1,7 +1,10 @@
 """`interp re-control run|collect|label|train-value|evaluate`: the RE-Control pipeline, whole or step by step.
 
 Every step writes into RUNS/NAME/<step>/ and is skipped when already finished with the same
-settings (`--force` redoes it). Each setting of methods.re_control.REControlConfig is a flag
+settings (`--force` redoes it); an interrupted step resumes from what it saved when re-run.
+Collection, labelling and value training split over processes under
+`accelerate launch --num_processes N -m app.cli re-control ...`. Each setting of
+methods.re_control.REControlConfig is a flag
 (`--n-train 500`, `--step-size 0.5`, `--no-detach-target` ...); `--config FILE.json` reads them
 from a file, and flags override the file.
 """
@@ -122,6 +125,10 @@ def run(args) -> int:
         metrics = pipeline.run_train_value(cfg, run_dir, force=args.force, progress=progress)
     else:
         metrics = pipeline.run_evaluate(cfg, run_dir, force=args.force, progress=progress)
+    from interp import distributed
+
+    if not distributed.is_main():  # under `accelerate launch` the main process reports
+        return 0
     if "table" in metrics:
         print_table(metrics)
     else:

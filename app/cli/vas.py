@@ -130,9 +130,11 @@ def load_prompts(args) -> tuple[list[str], str]:
 
 
 def _model(args):
-    from interp import DEFAULT_MODEL, load_model
+    from interp import DEFAULT_MODEL, distributed, load_model
 
-    return load_model(args.model or DEFAULT_MODEL, device=args.device)
+    # under `accelerate launch` each process takes its own device (cuda:<local rank>)
+    device = args.device or (distributed.default_device() if distributed.launched() else None)
+    return load_model(args.model or DEFAULT_MODEL, device=device)
 
 
 def _chat(args):
@@ -153,6 +155,10 @@ def run_train(args) -> int:
                        lam=args.lam, val_fraction=args.val_fraction, keep=args.keep, seed=args.seed)
     metrics = train(args.out, model, prompts, args.reward, vcfg, tcfg, args.samples_per_prompt, args.max_new_tokens,
                     args.temperature, args.batch_size, _chat(args), source, force=args.force)
+    from interp import distributed
+
+    if not distributed.is_main():  # under `accelerate launch` the main process reports
+        return 0
     print(json.dumps(metrics, indent=2, default=str))
     print(f"value model: {Path(args.out) / 'train'}  (use --value {args.out}:BETA)")
     return 0

@@ -7,6 +7,10 @@ prompt's index), `t` (the step) and `n_states` (the trajectory's length, tokens 
 go to trajectories.jsonl. The store is written in chunks of prompts and resumes after a crash
 from the prompts it has committed (sampling seeds are per chunk start, so a resumed run
 generates what an uninterrupted one would have).
+
+Under `accelerate launch --num_processes N` rank r generates chunks r, r + N, r + 2N, ... into its
+own shard series: every chunk is generated exactly as one process generates it, so the store
+holds the same rows (in another order) and trajectories.jsonl is the same file.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp import distributed, faults
 from interp.generation import generate
 from interp.io import read_jsonl, write_jsonl
 from interp.sites import parse_site
@@ -42,29 +47,45 @@ def collect_trajectories(
     batch_size: int = 16,
     shard_rows: int = 32768,
     progress: bool = True,
+    commit_every: int = 1,
     **generation: Any,
 ) -> dict[str, Any]:
     """Generate from `prompts` (already rendered) and write states + responses into `out_dir`.
 
     `generation` goes to interp.generate (max_new_tokens, do_sample, temperature, seed, ...).
-    Returns counts and timing for the step's metrics.
+    States are committed every `commit_every` chunks of `batch_size` prompts (what a crash can
+    lose). Every process of a multi-process launch calls this; returns counts and timing.
     """
     if len(prompts) != len(raw_prompts):
         raise ValueError(f"got {len(prompts)} rendered prompts but {len(raw_prompts)} raw prompts")
+    if commit_every < 1:
+        raise ValueError(f"commit_every must be at least 1, got {commit_every}")
     site_ = parse_site(site).resolve(model)
     out_dir = Path(out_dir)
     parts = out_dir / "responses.parts"
     seed = generation.pop("seed", None)
+    rank, world = distributed.rank(), distributed.world_size()
     writer = ActivationStore.create(
         out_dir / STATES, [site_], model.d_model, dtype=torch.float32, columns=COLUMNS, model=model.spec,
-        metadata={"n_prompts": len(prompts)}, shard_rows=shard_rows,
+        metadata={"n_prompts": len(prompts)}, shard_rows=shard_rows, rank=rank, world_size=world,
     )
-    done = writer.items_done
+    # whole chunks round-robin over ranks: chunk k is the same prompts and seed whatever the world size
+    mine = [(s, min(s + batch_size, len(prompts))) for s in distributed.round_robin(range(0, len(prompts), batch_size), rank, world)]
+    todo, skip = [], writer.items_done
+    for start, end in mine:
+        # a chunk committed in part (only a store written otherwise) resumes after its committed prompts
+        cut = min(skip, end - start)
+        skip -= cut
+        if start + cut < end:
+            todo.append((start + cut, end))
+    if skip:
+        raise RuntimeError(f"{out_dir / STATES} (rank {rank}) records {writer.items_done} prompts done, more than this "
+                           "rank's share; redo the collect step with --force")
     seconds, n_tokens = 0.0, 0
-    bar = tqdm(total=len(prompts), initial=done, desc="collect", unit="prompt", disable=not progress)
+    bar = tqdm(total=sum(e - s for s, e in mine), initial=writer.items_done, desc="collect", unit="prompt", disable=not (progress and rank == 0))
     with writer:
-        for start in range(done, len(prompts), batch_size):
-            chunk = list(prompts[start:start + batch_size])
+        for k, (start, end) in enumerate(todo, start=1):
+            chunk = list(prompts[start:end])
             gen = generate(model, chunk, capture_sites=[site_], batch_size=batch_size, chat=False, progress=False,
                            seed=None if seed is None else seed + start, **generation)
             states = gen.states[site_]
@@ -80,19 +101,28 @@ def collect_trajectories(
                  "n_states": torch.cat([torch.full((len(s),), len(s)) for s in states])},
                 items=len(chunk),
             )
+            if k % commit_every == 0:
+                writer.flush()  # a checkpoint: a crash from here on loses no chunk so far
+            faults.point("collect chunk")
             seconds += gen.seconds
             n_tokens += sum(len(t) for t in gen.tokens)
             bar.update(len(chunk))
     bar.close()
-    rows = _assemble(parts, len(prompts))
-    write_jsonl(out_dir / TRAJECTORIES, rows)
-    shutil.rmtree(parts, ignore_errors=True)
+    counts = distributed.all_reduce_sum(torch.tensor([seconds, float(n_tokens)], dtype=torch.float64))
+    distributed.barrier()
+    if distributed.is_main():
+        rows = _assemble(parts, len(prompts))
+        write_jsonl(out_dir / TRAJECTORIES, rows)
+        shutil.rmtree(parts, ignore_errors=True)
+    distributed.barrier()
+    rows = read_jsonl(out_dir / TRAJECTORIES)
     lengths = [r["n_states"] for r in rows]
     return {
         "n_trajectories": len(rows), "site": site_.key, "d_model": model.d_model,
         "mean_response_tokens": sum(len(r["tokens"]) for r in rows) / len(rows),
         "max_states": max(lengths), "n_states": sum(lengths),
-        "generation_seconds_this_run": seconds, "tokens_generated_this_run": n_tokens,
+        "generation_seconds_this_run": float(counts[0]), "tokens_generated_this_run": int(counts[1]),
+        "processes": world,
     }
 
 

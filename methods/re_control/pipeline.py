@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from interp import distributed, faults
+from interp.checkpoint import Checkpoints
 from interp.io import read_json, read_jsonl, write_json, write_jsonl
 from interp.runs import open_step
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
@@ -44,7 +46,8 @@ class _Lazy:
         if self._model is None:
             from interp.models import load_model
 
-            self._model = load_model(self.cfg.model, device=self.cfg.device)
+            # under `accelerate launch` each process takes its own device (cuda:<local rank>)
+            self._model = load_model(self.cfg.model, device=distributed.default_device(self.cfg.device))
         return self._model
 
     @property
@@ -52,7 +55,8 @@ class _Lazy:
         if self._reward is None:
             from interp.rewards import get_reward
 
-            self._reward = get_reward(self.cfg.reward, device=self.cfg.device)
+            device = self.cfg.device or (str(distributed.default_device()) if distributed.launched() else None)
+            self._reward = get_reward(self.cfg.reward, device=device)
         return self._reward
 
 
@@ -63,7 +67,7 @@ def _task(cfg: REControlConfig):
 def run_collect(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
                 progress: bool = True) -> dict[str, Any]:
     """Step 1: generate for `n_train` training prompts and store the site's state at every step."""
-    step = open_step(run_dir, "collect", step_config(cfg, "collect", run_dir), force=force)
+    step = distributed.open_step(run_dir, "collect", step_config(cfg, "collect", run_dir), force=force)
     if step.done:
         return step.metrics()
     lazy = lazy or _Lazy(cfg)
@@ -78,25 +82,48 @@ def run_collect(cfg: REControlConfig, run_dir: str | Path, force: bool = False, 
     )
     metrics.update(model=cfg.model, tokenizer_size=len(model.tokenizer), dataset=task.name, dataset_source=task.source,
                    seconds=time.perf_counter() - t0)
-    return step.finish(metrics)
+    return distributed.finish_step(step, metrics)
 
 
-def run_label(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None) -> dict[str, Any]:
-    """Step 2: score every collected (prompt, response) with the reward."""
-    step = open_step(run_dir, "label", step_config(cfg, "label", run_dir), force=force)
+def run_label(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
+              chunk: int = 256) -> dict[str, Any]:
+    """Step 2: score every collected (prompt, response) with the reward.
+
+    Scored in chunks of `chunk` responses, each saved as it is done (`labels.parts/`), so a re-run
+    after a crash scores only the rest; under several processes the chunks go round-robin to ranks.
+    """
+    step = distributed.open_step(run_dir, "label", step_config(cfg, "label", run_dir), force=force)
     if step.done:
         return step.metrics()
     lazy = lazy or _Lazy(cfg)
     rows = read_jsonl(Path(run_dir) / "collect" / "trajectories.jsonl")
+    parts = step.path / "labels.parts"
     t0 = time.perf_counter()
-    r = lazy.reward([row["prompt"] for row in rows], [row["response"] for row in rows]).float()
-    write_jsonl(step.file("labels.jsonl"), [{"traj_id": row["traj_id"], "reward": float(v)} for row, v in zip(rows, r)])
+    for start in distributed.round_robin(range(0, len(rows), chunk)):
+        part = parts / f"{start:08d}.jsonl"
+        if part.exists():
+            continue
+        some = rows[start:start + chunk]
+        r = lazy.reward([row["prompt"] for row in some], [row["response"] for row in some]).float()
+        write_jsonl(part, [{"traj_id": row["traj_id"], "reward": float(v)} for row, v in zip(some, r)])
+        faults.point("label chunk")
+    distributed.barrier()
+    if distributed.is_main():
+        labels = [x for start in range(0, len(rows), chunk) for x in read_jsonl(parts / f"{start:08d}.jsonl")]
+        write_jsonl(step.file("labels.jsonl"), labels)
+    distributed.barrier()
+    r = torch.tensor([x["reward"] for x in read_jsonl(step.file("labels.jsonl"))], dtype=torch.float32)
     q = torch.quantile(r, torch.tensor([0.1, 0.5, 0.9])).tolist()
-    return step.finish({
+    metrics = distributed.finish_step(step, {
         "reward": cfg.reward, "n": len(r), "mean": float(r.mean()), "std": float(r.std()) if len(r) > 1 else 0.0,
         "min": float(r.min()), "max": float(r.max()), "q10": q[0], "median": q[1], "q90": q[2],
         "seconds": time.perf_counter() - t0,
     })
+    if distributed.is_main():
+        import shutil
+
+        shutil.rmtree(parts, ignore_errors=True)
+    return metrics
 
 
 def load_rewards(run_dir: str | Path) -> torch.Tensor:
@@ -106,7 +133,7 @@ def load_rewards(run_dir: str | Path) -> torch.Tensor:
 
 def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = False, progress: bool = True) -> dict[str, Any]:
     """Step 3: fit the value function with the Bellman loss; save it with the model it belongs to."""
-    step = open_step(run_dir, "train-value", step_config(cfg, "train-value", run_dir), force=force)
+    step = distributed.open_step(run_dir, "train-value", step_config(cfg, "train-value", run_dir), force=force)
     if step.done:
         return step.metrics()
     states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
@@ -118,22 +145,31 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
                        discount=cfg.discount, detach_target=cfg.detach_target, weight_decay=cfg.weight_decay,
                        patience=cfg.patience, seed=cfg.train_seed)
     t0 = time.perf_counter()
-    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    value, hist = train_value(states, lengths, rewards, vcfg, tcfg, device=device, progress=progress)
-    value.save(step.path, extra={"reward": cfg.reward})
-    write_json(step.file("history.json"), hist["history"])
-    return step.finish({
+    device = distributed.default_device(cfg.device)
+    ckpt = Checkpoints(step.path / "checkpoints")
+    value, hist = train_value(states, lengths, rewards, vcfg, tcfg, device=device, progress=progress, checkpoints=ckpt.root)
+    if distributed.is_main():
+        value.save(step.path, extra={"reward": cfg.reward})
+        write_json(step.file("history.json"), hist["history"])
+    metrics = distributed.finish_step(step, {
         "d_model": vcfg.d_model, "width": vcfg.width, "depth": vcfg.depth, "site": site_key,
         "n_train": hist["n_train"], "n_val": hist["n_val"], "best_epoch": hist["best_epoch"], "epochs_run": hist["epochs_run"],
         "train_loss": hist["train"]["loss"], "val_loss": hist["val"]["loss"], "val_terminal_mse": hist["val"]["terminal_mse"],
         "val_spearman": hist["val"]["spearman"], "val_spearman_first_state": hist["val"]["spearman_first_state"],
         "train_spearman": hist["train"]["spearman"], "seconds": time.perf_counter() - t0,
     })
+    ckpt.clear()  # the saved value function supersedes them
+    return metrics
 
 
 def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
                  progress: bool = True) -> dict[str, Any]:
-    """Step 5: the comparison table on held-out prompts, the paired interval, and the trade-off curve."""
+    """Step 5: the comparison table on held-out prompts, the paired interval, and the trade-off curve.
+
+    Not split over processes: under `accelerate launch` the main process evaluates, the others return {}.
+    """
+    if not distributed.is_main():
+        return {}
     step = open_step(run_dir, "evaluate", step_config(cfg, "evaluate", run_dir), force=force)
     if step.done:
         return step.metrics()

@@ -4,12 +4,21 @@ Trajectories are split into training and validation sets (seeded); each epoch re
 mean Bellman loss on both and Spearman(V(s_T), r) on validation, and the weights of the epoch
 with the lowest validation loss (or, with select="spearman", the highest validation Spearman)
 are kept.
+
+Every step sums the Bellman loss over its trajectories and divides by the batch's size. Under
+`accelerate launch --num_processes N` each rank takes every N-th trajectory of each batch, the
+gradients (sums) are all-reduced and divided by the batch's size: the update one process makes,
+up to the order of float additions. Validation runs in full on every rank, so every rank keeps
+the same epoch. With `checkpoints=`, the state after each epoch (weights, Adam, the shuffling
+generator, the best epoch so far, history) is saved; a re-run resumes after the last one and
+ends with the same weights as an uninterrupted run.
 """
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +27,10 @@ from scipy.stats import spearmanr
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from methods.re_control.bellman import bellman_loss, last_valid, valid_mask
+from interp import distributed, faults
+from interp.checkpoint import Checkpoints
+from interp.training_guard import check_finite
+from methods.re_control.bellman import bellman_loss, bellman_terms, last_valid, valid_mask
 from methods.re_control.value import ValueConfig, ValueFunction
 
 
@@ -89,12 +101,19 @@ def train_value(
     cfg: TrainConfig,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    checkpoints: str | Path | None = None,
+    checkpoint_every: int = 1,
 ) -> tuple[ValueFunction, dict[str, Any]]:
-    """Fit V on trajectories; returns the best-validation-loss network (eval mode) and its history."""
+    """Fit V on trajectories; returns the best-validation-loss network (eval mode) and its history.
+
+    `checkpoints`: a folder to save the training state into every `checkpoint_every` epochs and
+    to resume from (see the module docstring).
+    """
     if not len(states) == len(lengths) == len(rewards):
         raise ValueError(f"got {len(states)} trajectories, {len(lengths)} lengths and {len(rewards)} rewards")
     if states.shape[-1] != value_cfg.d_model:
         raise ValueError(f"states have width {states.shape[-1]} but the value config says d_model={value_cfg.d_model}")
+    rank, world = distributed.rank(), distributed.world_size()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     tr, va = split_indices(len(states), cfg.val_fraction, cfg.seed)
@@ -103,24 +122,46 @@ def train_value(
     if value_cfg.standardize:
         mask = valid_mask(lengths[tr.to(device)], states.shape[1])
         value.fit_standardization(states[tr.to(device)][mask])
-    opt = torch.optim.Adam(value.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(value.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     data = {k: (states[i.to(device)], lengths[i.to(device)], rewards[i.to(device)]) for k, i in (("train", tr), ("val", va))}
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_spearman": []}
     best = (math.inf, -1, copy.deepcopy(value.state_dict()))
-    bar = tqdm(range(cfg.epochs), desc="value function", unit="epoch", disable=not progress, leave=False)
+    start = 0
+    ckpt = Checkpoints(checkpoints) if checkpoints is not None else None
+    found = ckpt.load() if ckpt is not None else None
+    if found is not None:
+        start, st = found
+        value.load_state_dict(st["value"])
+        opt.load_state_dict(st["optimizer"])
+        gen.set_state(st["generator"])
+        history = st["history"]
+        best = (st["best_score"], st["best_epoch"], st["best_state"])
+    bar = tqdm(range(start, cfg.epochs), desc="value function", unit="epoch", disable=not (progress and rank == 0),
+               leave=False)
     xs, ls, rs = data["train"]
     for epoch in bar:
+        if epoch - best[1] > cfg.patience:  # resumed after the epoch that stopped training
+            break
         value.train()
         perm = torch.randperm(len(xs), generator=gen).to(device)
         total = 0.0
         for s in range(0, len(perm), cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
-            width = int(ls[idx].max())  # trim padding the batch does not need
-            loss = bellman_loss(value(xs[idx, :width]), ls[idx], rs[idx], cfg.discount, cfg.detach_target)
-            opt.zero_grad()
-            loss.backward()
+            width = int(ls[idx].max())  # trim padding the batch does not need (the same on every rank)
+            mine = idx[rank::world]
+            opt.zero_grad(set_to_none=True)
+            loss_sum = torch.zeros((), device=device)
+            if len(mine):
+                td, terminal = bellman_terms(value(xs[mine, :width]), ls[mine], rs[mine], cfg.discount, cfg.detach_target)
+                loss_sum = (td + terminal).sum()
+                loss_sum.backward()
+            # sums over every rank's share, divided by the batch's size: the mean over the whole batch
+            loss_sum = distributed.all_reduce_grads(params, loss_sum.detach(), divide_by=len(idx))
+            check_finite(loss_sum, f"epoch {epoch}, batch {s // cfg.batch_size}", "value training: the Bellman loss",
+                         f"lower the learning rate (--lr {cfg.lr}) or check the rewards, then re-run with --force")
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(loss_sum)
         val = evaluate_value(value, *data["val"], cfg)
         history["train_loss"].append(total / len(xs))
         history["val_loss"].append(val["loss"])
@@ -128,15 +169,22 @@ def train_value(
         bar.set_postfix(val_loss=f"{val['loss']:.4f}", rho=f"{val['spearman']:.3f}")
         score = val["loss"] if cfg.select == "loss" else -val["spearman"]
         score = math.inf if math.isnan(score) else score  # a constant V has no Spearman
+        stop = False
         if score < best[0] - 1e-7:
             best = (score, epoch, copy.deepcopy(value.state_dict()))
         elif epoch - best[1] >= cfg.patience:
+            stop = True
+        if ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or stop) and epoch + 1 < cfg.epochs:
+            ckpt.save(epoch + 1, {"value": value.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                                  "history": history, "best_score": best[0], "best_epoch": best[1], "best_state": best[2]})
+        faults.point("value epoch")
+        if stop:
             break
     value.load_state_dict(best[2])
     value.eval()
     summary = {
         "best_epoch": best[1], "epochs_run": len(history["val_loss"]),
         "n_train": len(tr), "n_val": len(va), "train": evaluate_value(value, *data["train"], cfg),
-        "val": evaluate_value(value, *data["val"], cfg), "val_indices": va.tolist(),
+        "val": evaluate_value(value, *data["val"], cfg), "val_indices": va.tolist(), "processes": world,
     }
     return value.cpu(), {**summary, "history": history}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from interp import faults
 from interp.io import load_tensors, save_tensors, write_jsonl
 from interp.sites import resid_post
 from interp.training_guard import check_finite
@@ -258,6 +259,7 @@ class ReprPOTrainer:
             bar.set_postfix(loss=f"{r.loss:.4f}")
             if self.step % self.cfg.save_every == 0 and self.step < self.total_steps:
                 self.checkpoint()
+            faults.point("reprpo step")
         bar.close()
         return self.finish()
 

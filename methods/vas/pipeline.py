@@ -1,7 +1,7 @@
 """VAS as run-directory steps (the contract with the explorer), used by `interp vas ...` and tests.
 
   OUT/rollouts/   rollouts.jsonl (base-model samples with rewards), metrics.json
-  OUT/train/      value.safetensors, value.json, history.json, metrics.json
+  OUT/train/      value.safetensors, value.json, history.json, metrics.json (checkpoints/ while unfinished)
   OUT/evaluate/   table.json, generations.jsonl, metrics.json
   OUT/generate/   generations.jsonl, metrics.json
   OUT/grid/       grid.json, metrics.json (composition of two estimators)
@@ -18,6 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from interp import distributed
+from interp.checkpoint import Checkpoints
 from interp.io import read_json, write_json, write_jsonl
 from interp.runs import Step, open_step
 from methods.vas.decoding import Guide, VASProcessor
@@ -57,27 +59,33 @@ def train(
         "prompts_sha": prompts_digest(prompts), "samples_per_prompt": samples_per_prompt,
         "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": train_cfg.seed, "chat": chat,
     }
-    roll = open_step(out, "rollouts", roll_cfg, force=force)
-    if not roll.done:
+    roll = distributed.open_step(out, "rollouts", roll_cfg, force=force)
+    if not roll.done and distributed.is_main():  # one seeded sampling run (other processes wait for it)
         reward = get_reward(reward_name)
         rollouts = sample_rollouts(model, prompts, reward, samples_per_prompt, max_new_tokens, temperature,
                                    train_cfg.seed, batch_size, chat, progress)
         save_rollouts(roll.file("rollouts.jsonl"), rollouts)
         roll.finish({**reward_summary(rollouts), "seconds": time.perf_counter() - t0})
+    distributed.barrier()
     rollouts = load_rollouts(roll.file("rollouts.jsonl"))
 
-    step = open_step(out, "train", {"rollouts": roll_cfg, "value": asdict(value_cfg), "train": asdict(train_cfg)}, force=force)
+    step = distributed.open_step(out, "train", {"rollouts": roll_cfg, "value": asdict(value_cfg), "train": asdict(train_cfg)},
+                                 force=force)
     if step.done:
         return step.metrics()
     t1 = time.perf_counter()
     value = ValueModel(value_cfg, device=model.device)
     value.check_tokenizer(model)
-    result = train_value_model(value, rollouts, train_cfg, model.pad_token_id, progress=progress)
-    value.save(step.path, extra={"base_model": model.spec, "reward": reward_name, "train": asdict(train_cfg)})
-    write_json(step.file("history.json"), result["history"])
+    ckpt = Checkpoints(step.path / "checkpoints")
+    result = train_value_model(value, rollouts, train_cfg, model.pad_token_id, progress=progress, checkpoints=ckpt.root)
+    if distributed.is_main():
+        value.save(step.path, extra={"base_model": model.spec, "reward": reward_name, "train": asdict(train_cfg)})
+        write_json(step.file("history.json"), result["history"])
     metrics = {k: v for k, v in result.items() if k not in ("history", "config")}
     metrics.update(seconds=time.perf_counter() - t1, n_trainable=sum(p.numel() for p in value.parameters() if p.requires_grad))
-    return step.finish(metrics)
+    metrics = distributed.finish_step(step, metrics)
+    ckpt.clear()  # the saved value model supersedes them
+    return metrics
 
 
 def parse_value_specs(specs: Sequence[str]) -> list[tuple[str, float]]:

@@ -5,12 +5,15 @@ values detached (the GAE form), so targets move with the model as in the paper. 
 holds out `val_fraction` of the rollouts for validation: TD loss, MSE to the reward, and
 Spearman(V at the last response token, reward), which says whether the head ranks responses as
 the reward does. The last epoch is kept, or with keep="best" the one with the lowest MSE.
+Data-parallel under `accelerate launch` and resumable from per-epoch checkpoints (see
+`train_value_model`).
 """
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -18,6 +21,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp import distributed, faults
+from interp.checkpoint import Checkpoints
 from interp.training_guard import check_finite
 from methods.vas.rollouts import Rollout
 from methods.vas.td import td_lambda_returns, value_loss
@@ -120,9 +125,18 @@ def evaluate_values(model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainCo
 
 
 def train_value_model(
-    model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int, progress: bool = True
+    model: ValueModel, rollouts: Sequence[Rollout], cfg: TrainConfig, pad_id: int, progress: bool = True,
+    checkpoints: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Fit `model` in place; returns the history and the kept epoch's metrics (`cfg.keep`)."""
+    """Fit `model` in place; returns the history and the kept epoch's metrics (`cfg.keep`).
+
+    Under `accelerate launch --num_processes N` every batch is collated whole on every rank (the
+    same padding as one process) and rank r trains on its rows r, r + N, ...; squared-error sums
+    and gradients are all-reduced and divided by the batch's response tokens, so N processes take
+    one process's steps. With `checkpoints=`, the state after each epoch (trainable tensors, AdamW,
+    the shuffling generator, RNG, history, the kept epoch) is saved and a re-run resumes from it.
+    """
+    rank, world = distributed.rank(), distributed.world_size()
     torch.manual_seed(cfg.seed)
     train, val = split_rollouts(rollouts, cfg.val_fraction, cfg.seed)
     mean_reward = sum(r.reward for r in train) / len(train)
@@ -132,26 +146,43 @@ def train_value_model(
     gen = torch.Generator().manual_seed(cfg.seed)
     keys = ("train_loss", "val_loss", "val_mc_mse", "val_end_mse", "val_spearman_end")
     history: dict[str, list[float]] = {k: [] for k in keys}
-    start = evaluate_values(model, val, cfg, pad_id)
-    best = (start["mc_mse"], -1, copy.deepcopy(model.trainable_state()), start)
-    bar = tqdm(range(cfg.epochs), desc="vas train", unit="epoch", disable=not progress)
+    ckpt = Checkpoints(checkpoints) if checkpoints is not None else None
+    found = ckpt.load() if ckpt is not None else None
+    first = 0
+    if found is None:
+        start = evaluate_values(model, val, cfg, pad_id)
+        best = (start["mc_mse"], -1, copy.deepcopy(model.trainable_state()), start)
+    else:
+        first, st = found
+        model.load_trainable(st["trainable"], source="the checkpoint")
+        opt.load_state_dict(st["optimizer"])
+        gen.set_state(st["generator"])
+        history, start = st["history"], st["start"]
+        best = (st["best_score"], st["best_epoch"], st["best_state"], st["best_metrics"])
+    bar = tqdm(range(first, cfg.epochs), desc="vas train", unit="epoch", disable=not (progress and rank == 0))
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(train), generator=gen).tolist()
         total, weight = 0.0, 0.0
         for s in range(0, len(perm), cfg.batch_size):
             batch = collate([train[i] for i in perm[s:s + cfg.batch_size]], pad_id, model.device)
-            values = response_values(model, batch)
-            returns = td_lambda_returns(values, batch.rewards, batch.response_mask, cfg.gamma, cfg.lam)
-            loss = value_loss(values, returns, batch.response_mask)
+            n = float(batch.response_mask.sum())  # the whole batch's response tokens
+            opt.zero_grad(set_to_none=True)
+            mine = slice(rank, None, world)
+            sq = torch.zeros((), device=model.device)
+            if len(batch.rewards[mine]):
+                part = Batch(batch.ids[mine], batch.mask[mine], batch.response_mask[mine], batch.rewards[mine], batch.start)
+                values = response_values(model, part)
+                returns = td_lambda_returns(values, part.rewards, part.response_mask, cfg.gamma, cfg.lam)
+                # value_loss's 0.5 * masked mean, as a sum over this rank's rows divided by the batch's count
+                sq = 0.5 * (((values - returns) ** 2) * part.response_mask).sum()
+                (sq / n).backward()
+            loss = distributed.all_reduce_grads(params, sq.detach()) / n  # the gradients are already means
             check_finite(loss, f"epoch {epoch}, batch {s // cfg.batch_size}", "vas train: the TD loss",
                          f"lower the learning rate (--lr {cfg.lr}) or check the rewards, then re-run with --force")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
-            n = float(batch.response_mask.sum())
             total, weight = total + loss.item() * n, weight + n
         metrics = evaluate_values(model, val, cfg, pad_id)
         history["train_loss"].append(total / weight)
@@ -162,6 +193,12 @@ def train_value_model(
         bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", rho=f"{metrics['spearman_end']:.2f}")
         if cfg.keep == "last" or metrics["mc_mse"] < best[0]:
             best = (metrics["mc_mse"], epoch, copy.deepcopy(model.trainable_state()), metrics)
+        if ckpt is not None and epoch + 1 < cfg.epochs:
+            ckpt.save(epoch + 1, {"trainable": model.trainable_state(), "optimizer": opt.state_dict(),
+                                  "generator": gen.get_state(), "history": history, "start": start,
+                                  "best_score": best[0], "best_epoch": best[1], "best_state": best[2],
+                                  "best_metrics": best[3]})
+        faults.point("vas epoch")
     model.load_trainable(best[2])
     model.eval()
     return {
@@ -169,7 +206,7 @@ def train_value_model(
         "val_loss_before": start["loss"], "val_mc_mse_before": start["mc_mse"], "val_spearman_before": start["spearman_end"],
         "val_loss": best[3]["loss"], "val_mc_mse": best[3]["mc_mse"], "val_end_mse": best[3]["end_mse"],
         "val_spearman_end": best[3]["spearman_end"],
-        "train_reward_mean": mean_reward,
+        "train_reward_mean": mean_reward, "processes": world,
     }
 
 

@@ -1,0 +1,194 @@
+"""Fault injection: SIGKILL a long step at seeded-random points, re-run it, and end where an uninterrupted run ends.
+
+Each step runs in a forked child process (the loaded model is inherited, so a run costs no start-up).
+`interp.faults` kills the child with SIGKILL at the N-th fault point it passes: after a batch, an
+epoch or a checkpoint, and inside every atomic write just before its rename. N is drawn from a
+seeded generator over the points an uninterrupted run passes. After every kill each file of the run
+directory must read back whole (JSON parses, every JSONL line parses, every safetensors tensor
+loads, stores open, `latest.json` names a whole checkpoint); files named `.*.tmp` are the atomic
+writers' scratch files, never read. The re-run that is not killed must give the uninterrupted
+run's artifacts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from interp import faults
+from interp.io import load_tensors, read_json, read_jsonl
+
+KILLS_PER_STEP = 4
+SURVIVED: dict[str, int] = {}
+
+
+def run_forked(fn: Callable[[], object], kill_at: int | None = None, trace: Path | None = None) -> str:
+    """Run `fn` in a forked child; 'done', 'killed' (SIGKILL) or 'failed'."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            faults.reset()
+            os.environ.pop(faults.KILL_AT, None)
+            os.environ.pop(faults.TRACE, None)
+            if kill_at is not None:
+                os.environ[faults.KILL_AT] = str(kill_at)
+            if trace is not None:
+                os.environ[faults.TRACE] = str(trace)
+            torch.set_num_threads(1)
+            fn()
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported through the exit status
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        assert os.WTERMSIG(status) == signal.SIGKILL, f"child died of signal {os.WTERMSIG(status)}"
+        return "killed"
+    return "done" if os.WEXITSTATUS(status) == 0 else "failed"
+
+
+def check_whole(root: Path) -> int:
+    """Read every file under `root` back; returns how many were checked."""
+    from interp.checkpoint import Checkpoints
+    from interp.store import ActivationStore
+
+    checked = 0
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).parts
+        if any(part.startswith(".") and part.endswith(".tmp") for part in rel) or p.is_dir():
+            continue
+        if p.suffix == ".json":
+            json.loads(p.read_text(encoding="utf-8"))
+        elif p.suffix == ".jsonl":
+            text = p.read_text(encoding="utf-8")
+            assert not text or text.endswith("\n"), f"{p} ends in the middle of a line"
+            for line in text.splitlines():
+                json.loads(line)
+        elif p.suffix == ".safetensors":
+            with safe_open(str(p), framework="pt") as f:
+                for k in f.keys():
+                    f.get_tensor(k)
+        else:
+            raise AssertionError(f"unexpected file {p}: the test does not know how to check it")
+        checked += 1
+    for manifest_dir in {p.parent for p in root.rglob("manifest-r*.json")}:
+        ActivationStore.open(manifest_dir).read_all()  # every listed shard exists with its rows
+    for latest in root.rglob("latest.json"):
+        assert Checkpoints(latest.parent).latest() is not None, f"{latest} names no whole checkpoint"
+    return checked
+
+
+def count_points(fn: Callable[[], object], trace: Path) -> int:
+    trace.unlink(missing_ok=True)
+    assert run_forked(fn, trace=trace) == "done"
+    return len(trace.read_text().splitlines())
+
+
+def kill_and_resume(name: str, fn: Callable[[], object], run_dir: Path, total: int, rng: random.Random) -> int:
+    """Kill `fn` at KILLS_PER_STEP seeded points (checking every file after each), then run it to the end."""
+    killed, where = 0, []
+    trace = run_dir.parent / f".trace-{os.getpid()}"
+    for _ in range(KILLS_PER_STEP):
+        at = rng.randint(1, max(1, total // (KILLS_PER_STEP + 1)))  # a resumed run still passes that many
+        trace.unlink(missing_ok=True)
+        outcome = run_forked(fn, kill_at=at, trace=trace)
+        assert outcome in ("killed", "done"), f"{name}: the run failed after a kill (point {at})"
+        check_whole(run_dir)
+        if outcome == "killed":
+            killed += 1
+            where.append(trace.read_text().splitlines()[-1].split("\t", 1)[1])
+    assert run_forked(fn) == "done", f"{name}: the final re-run failed"
+    check_whole(run_dir)
+    SURVIVED[name] = SURVIVED.get(name, 0) + killed
+    print(f"{name}: {total} fault points in a full run, {killed} kills survived, at: {'; '.join(where)}")
+    return killed
+
+
+def store_rows(store_dir: Path) -> dict[str, torch.Tensor]:
+    from interp.store import ActivationStore
+
+    data = ActivationStore.open(store_dir).read_all()
+    order = torch.argsort(data["traj_id"] * 10_000 + data["t"])
+    return {k: v[order] for k, v in data.items()}
+
+
+@pytest.mark.slow
+def test_re_control_collect_label_and_train_value_survive_sigkill(stories, tmp_path):
+    from methods.re_control import REControlConfig
+    from methods.re_control.pipeline import _Lazy, run_collect, run_label, run_train_value
+
+    cfg = REControlConfig(model="stories260k", dataset="rt-polarity-prompts", reward="vader-sentiment", device="cpu",
+                          n_train=16, max_new_tokens=6, batch_size=2, do_sample=True, seed=3,
+                          depth=1, width=16, epochs=10, train_batch_size=4, lr=3e-3)
+    ref, run = tmp_path / "ref", tmp_path / "faulted"
+    rng = random.Random(20240611)
+    steps = {
+        "re-control collect": lambda d: run_collect(cfg, d, lazy=_Lazy(cfg, stories), progress=False),
+        "re-control label": lambda d: run_label(cfg, d, lazy=_Lazy(cfg, stories), chunk=5),
+        "re-control train-value": lambda d: run_train_value(cfg, d, progress=False),
+    }
+    killed = 0
+    for name, step in steps.items():
+        total = count_points(lambda: step(ref), tmp_path / "trace")
+        killed += kill_and_resume(name, lambda: step(run), run, total, rng)
+    assert killed >= 10
+
+    a, b = store_rows(ref / "collect" / "states"), store_rows(run / "collect" / "states")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # bitwise: every chunk is regenerated with its own seed
+    assert read_jsonl(ref / "collect" / "trajectories.jsonl") == read_jsonl(run / "collect" / "trajectories.jsonl")
+    assert read_jsonl(ref / "label" / "labels.jsonl") == read_jsonl(run / "label" / "labels.jsonl")
+    wa = load_tensors(ref / "train-value" / "value.safetensors")
+    wb = load_tensors(run / "train-value" / "value.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)  # bitwise
+    assert read_json(ref / "train-value" / "history.json") == read_json(run / "train-value" / "history.json")
+    ma, mb = read_json(ref / "train-value" / "metrics.json"), read_json(run / "train-value" / "metrics.json")
+    assert ma["val_loss"] == mb["val_loss"] and ma["best_epoch"] == mb["best_epoch"]
+    assert not (run / "train-value" / "checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_reprpo_train_survives_sigkill(stories, tmp_path):
+    from methods.reprpo.config import ReprPOConfig
+    from methods.reprpo.pipeline import run_train
+
+    cfg = ReprPOConfig(model="stories260k", method="mse", transform="hra", lr=1e-2, warmup_steps=1, schedule="cosine",
+                       batch_size=2, epochs=2, max_length=48, max_prompt_length=32, lora_r=4, lora_alpha=8, seed=3,
+                       n_train=10, save_every=1, chat=False)
+    ref, run = tmp_path / "ref", tmp_path / "faulted"
+    rng = random.Random(7)
+    total = count_points(lambda: run_train(cfg, ref, model=stories, progress=False), tmp_path / "trace")
+    killed = kill_and_resume("reprpo train", lambda: run_train(cfg, run, model=stories, progress=False), run, total, rng)
+    assert killed >= 3
+
+    wa = load_tensors(ref / "train" / "adapter" / "adapter.safetensors")
+    wb = load_tensors(run / "train" / "adapter" / "adapter.safetensors")
+    assert wa.keys() == wb.keys()
+    diff = max(float((wa[k] - wb[k]).abs().max()) for k in wa)
+    print(f"reprpo: max |adapter difference| resumed vs uninterrupted = {diff:.3g}")
+    assert diff <= 1e-6
+    ha, hb = read_jsonl(ref / "train" / "history.jsonl"), read_jsonl(run / "train" / "history.jsonl")
+    assert [h["step"] for h in ha] == [h["step"] for h in hb]
+    assert [h["loss"] for h in hb] == pytest.approx([h["loss"] for h in ha], abs=1e-6)
+    assert not (run / "train" / "checkpoints").exists()
+
+
+def teardown_module(module) -> None:
+    if SURVIVED:
+        print("kill points survived:", json.dumps(SURVIVED))
