@@ -107,9 +107,64 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
         save_file(tensors, str(tmp), metadata=metadata)
 
 
+class WeightsRefused(ValueError):
+    """A weights file is not in a format this project loads (safetensors, or torch.load with weights_only)."""
+
+
 def load_tensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, torch.Tensor]:
     """Load a safetensors file: the only weight format this project reads besides weights_only torch.load."""
-    return load_file(str(path), device=device)
+    from safetensors import SafetensorError
+
+    try:
+        return load_file(str(path), device=device)
+    except SafetensorError as e:
+        raise WeightsRefused(_not_safetensors(path, e)) from None
+
+
+def check_safetensors(path: str | os.PathLike) -> Path:
+    """Read only the header of `path`; a `WeightsRefused` error when it is not a safetensors file."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except SafetensorError as e:
+        raise WeightsRefused(_not_safetensors(path, e)) from None
+    return path
+
+
+def load_torch(path: str | os.PathLike, map_location: str = "cpu") -> Any:
+    """`torch.load(weights_only=True)`: tensors and plain containers only, never a pickled object that runs code."""
+    import pickle
+
+    try:
+        return torch.load(path, weights_only=True, map_location=map_location)
+    except pickle.UnpicklingError as e:
+        reason = str(e).split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if str(e) else ""
+        raise WeightsRefused(
+            f"refused to load {path}: it holds pickled objects other than tensors ({reason or 'unsupported content'}), "
+            "and unpickling them could run arbitrary code. interp reads only weights_only torch.load files and "
+            "safetensors; re-create the file with the step that writes it"
+        ) from None
+
+
+def _not_safetensors(path: str | os.PathLike, error: Exception) -> str:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        head = b""
+    if head[:1] == b"\x80" or head[:2] == b"PK":
+        what = ("it looks like a pickle (torch.save, .pt or .bin), which interp never unpickles because loading a "
+                "pickle can run arbitrary code")
+    elif not head:
+        what = "it is empty (an interrupted write?)"
+    else:
+        what = "it is damaged or in another format"
+    return (f"{path} is not a valid safetensors file ({error}): {what}. interp loads weights only from safetensors "
+            "(or weights_only torch.load); re-create the file with the step that writes it, or convert it to "
+            "safetensors from a source you trust")
 
 
 def _json_default(o: Any) -> Any:

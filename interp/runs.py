@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.io import read_json, write_json
+from interp.redact import redact_obj
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSIONED = ("torch", "transformers", "transformer-lens", "sae-lens", "trl", "peft", "accelerate", "interp")
@@ -27,7 +28,9 @@ class RunConfigMismatch(RuntimeError):
 
 
 def safe_name(name: str, what: str = "run name") -> str:
-    """Refuse names that could escape the runs directory (`..`, `/`, absolute paths)."""
+    """Refuse names that could escape the runs directory (`..`, `/`, absolute paths) or name it itself (empty)."""
+    if not Path(name).parts:
+        raise ValueError(f"invalid {what} {name!r}: it is empty; name the run, e.g. --run demo")
     for part in Path(name).parts:
         if not _NAME.match(part) or part in (".", ".."):
             raise ValueError(
@@ -50,14 +53,28 @@ def package_versions() -> dict[str, str]:
 
 
 def scrub_secrets(config: dict[str, Any]) -> dict[str, Any]:
-    """Drop values whose key looks like a credential: no secret is written into a run directory."""
+    """Drop string values whose key looks like a credential, and mask the value of any credential-named
+    environment variable (HF_TOKEN, OPENAI_API_KEY, ...) wherever it appears: no secret is written into a
+    run directory."""
+    return redact_obj(_drop_secret_keys(config))
+
+
+def _drop_secret_keys(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [_drop_secret_keys(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
     out = {}
-    for k, v in config.items():
-        if _SECRET.search(k) and not k.endswith(("_tokens", "max_new_tokens")) and k not in ("tokenizer",):
+    for k, v in obj.items():
+        if _SECRET.search(str(k)) and not str(k).endswith(("_tokens", "max_new_tokens")) and k not in ("tokenizer",):
             if isinstance(v, str) and v:
                 continue
-        out[k] = scrub_secrets(v) if isinstance(v, dict) else v
+        out[k] = _drop_secret_keys(v)
     return out
+
+
+def _only_config(path: Path) -> bool:
+    return all(p.name == "config.json" for p in path.iterdir())
 
 
 @dataclass
@@ -75,7 +92,7 @@ class Step:
         return self.path / name
 
     def finish(self, metrics: dict[str, Any]) -> dict[str, Any]:
-        write_json(self.path / "metrics.json", metrics)
+        write_json(self.path / "metrics.json", redact_obj(metrics))
         return metrics
 
     def metrics(self) -> dict[str, Any]:
@@ -88,7 +105,9 @@ def open_step(run_dir: str | Path, step: str, config: dict[str, Any], force: boo
     - no directory yet: create it and write config.json;
     - same config: reuse (a finished step is skipped by the caller via `step.done`; an
       unfinished one resumes from its checkpoints);
-    - another config: raise RunConfigMismatch unless `force`, which clears the step.
+    - another config: raise RunConfigMismatch unless `force`, which clears the step; a step that
+      holds nothing but its config.json (an attempt stopped by bad input before writing anything)
+      simply takes the new config.
     """
     safe_name(step, "step name")
     path = Path(run_dir) / step
@@ -97,7 +116,9 @@ def open_step(run_dir: str | Path, step: str, config: dict[str, Any], force: boo
     if cfg_file.exists():
         old = read_json(cfg_file)
         same = {k: v for k, v in old.items() if k != "versions"} == config
-        if not same:
+        if not same and _only_config(path):
+            cfg_file.unlink()  # an attempt that failed before writing anything (bad input): nothing to keep
+        elif not same:
             if not force:
                 changed = sorted(k for k in set(old) | set(config) if k != "versions" and old.get(k) != config.get(k))
                 raise RunConfigMismatch(

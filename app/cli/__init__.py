@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from interp.redact import install_log_redaction, redact
+
+    install_log_redaction()  # no credential (HF_TOKEN, *_API_KEY, ...) reaches the terminal or a log file
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -39,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
+    except (ValueError, OSError, RuntimeError, KeyError) as e:
         if os.environ.get("INTERP_DEBUG"):
             raise
-        print(f"interp: error: {e}", file=sys.stderr)
+        print(redact(f"interp: error: {e}"), file=sys.stderr)
         return 2
 
 

@@ -23,14 +23,18 @@ def run(args) -> int:
     from app.cli.common import read_prompts
     from interp import DEFAULT_MODEL, load_model, parse_site
     from interp.store import collect
+    from interp.store.manifest import StoreMismatch
 
     prompts = read_prompts(args.prompts)
     model = load_model(args.model or DEFAULT_MODEL)
     sites = [parse_site(s).resolve(model) for s in args.site]
     texts = [model.render(p, chat=True) for p in prompts] if args.chat else prompts
-    store = collect(
-        model, texts, sites, args.out, batch_size=args.batch_size, max_length=args.max_length,
-        per_token=args.pool == "token", pool="mean" if args.pool == "token" else args.pool, overwrite=args.force,
-    )
+    try:
+        store = collect(
+            model, texts, sites, args.out, batch_size=args.batch_size, max_length=args.max_length,
+            per_token=args.pool == "token", pool="mean" if args.pool == "token" else args.pool, overwrite=args.force,
+        )
+    except StoreMismatch as e:  # name the flag, not the API argument
+        raise StoreMismatch(str(e).replace("pass overwrite=True", "pass --force")) from None
     print(json.dumps({"store": args.out, "rows": store.n_rows, "d": store.d, "sites": [str(s) for s in sites]}, indent=2))
     return 0

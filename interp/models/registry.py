@@ -145,7 +145,7 @@ def load_model(
     kwargs = dict(dtype=dtype, trust_remote_code=trust_remote_code, attn_implementation="eager")
     if device_map is not None:
         kwargs["device_map"] = device_map
-    hf = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=_has_safetensors(folder), **kwargs)
+    hf = hf_from_pretrained(AutoModelForCausalLM, folder, **kwargs)
     if device_map is None:
         hf = hf.to(device)
     hf.eval()
@@ -159,3 +159,20 @@ def load_model(
 
 def _has_safetensors(folder: Path) -> bool:
     return any(Path(folder).glob("*.safetensors"))
+
+
+def hf_from_pretrained(auto_class, folder: Path, **kwargs):
+    """`auto_class.from_pretrained` reading safetensors, else pytorch_model.bin through transformers'
+    weights_only torch.load; a pickle holding anything but tensors is refused with a clear error."""
+    import pickle
+
+    from interp.io import WeightsRefused
+
+    try:
+        return auto_class.from_pretrained(folder, use_safetensors=_has_safetensors(folder), **kwargs)
+    except pickle.UnpicklingError:
+        raise WeightsRefused(
+            f"refused to load the weights in {folder}: they are a pickle (.bin/.pt) holding objects other than "
+            "tensors, and unpickling them could run arbitrary code. interp reads model weights only from "
+            "safetensors or weights_only torch.load; get a safetensors copy of this model from a source you trust"
+        ) from None

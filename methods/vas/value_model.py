@@ -104,15 +104,13 @@ class ValueModel(nn.Module):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
-        from interp.models.registry import resolve_spec
+        from interp.models.registry import hf_from_pretrained, resolve_spec
 
         self.cfg = cfg
         self.folder = resolve_spec(cfg.backbone)
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
-        backbone = AutoModel.from_pretrained(
-            self.folder, dtype=dtype, attn_implementation=cfg.attn_implementation,
-            use_safetensors=any(Path(self.folder).glob("*.safetensors")) or None,  # else transformers' weights_only load
-        )
+        # safetensors, else transformers' weights_only load; a code-running pickle is refused
+        backbone = hf_from_pretrained(AutoModel, self.folder, dtype=dtype, attn_implementation=cfg.attn_implementation)
         if cfg.n_layers is not None:
             truncate_layers(backbone, cfg.n_layers)
         self.d_model = int(backbone.config.hidden_size)
