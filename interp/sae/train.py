@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor
 
-from interp.io import atomic_dir
+from interp.io import atomic_dir, check_safetensors
 
 ARCHITECTURES = ("topk", "standard")
 
@@ -136,6 +136,7 @@ def load_sae(folder: str | Path, device: str = "cpu"):
     folder = Path(folder)
     if not (folder / "cfg.json").exists() or not (folder / "sae_weights.safetensors").exists():
         raise FileNotFoundError(f"{folder} is not a saved sae-lens SAE (needs cfg.json and sae_weights.safetensors)")
+    check_safetensors(folder / "sae_weights.safetensors")  # a clear refusal, not sae-lens' header error
     sae = SAE.load_from_disk(folder, device=device)
     sae.eval()
     return sae
