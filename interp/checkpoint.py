@@ -19,6 +19,8 @@ loading a checkpoint never runs code.
 
 Under several processes (`accelerate launch`) every rank calls `save`/`load`: the main process
 writes the shared state, each rank its own RNG files; resuming needs the same number of processes.
+`Checkpoints(root, shared=False)` is one process's own series instead (e.g. one of several SAEs
+that ranks train independently): no collective calls, this process writes every file.
 """
 from __future__ import annotations
 
@@ -139,11 +141,19 @@ def _tuples(x: Any) -> Any:
 class Checkpoints:
     """The checkpoints of one step under `root` (see the module docstring); keeps the newest `keep`."""
 
-    def __init__(self, root: str | Path, keep: int = 1):
+    def __init__(self, root: str | Path, keep: int = 1, shared: bool = True):
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.root = Path(root)
         self.keep = keep
+        self.shared = shared
+
+    def _rank_world(self) -> tuple[int, int]:
+        return (distributed.rank(), distributed.world_size()) if self.shared else (0, 1)
+
+    def _barrier(self) -> None:
+        if self.shared:
+            distributed.barrier()
 
     def folder(self, step: int) -> Path:
         return self.root / f"step-{step:07d}"
@@ -157,7 +167,8 @@ class Checkpoints:
 
     def save(self, step: int, state: Any, rng: bool = True) -> Path:
         """Write checkpoint `step` (every rank calls this; the main rank writes the shared state)."""
-        r, w, main = distributed.rank(), distributed.world_size(), distributed.is_main()
+        r, w = self._rank_world()
+        main = r == 0
         final = self.folder(step)
         tmp = final.with_name(f".{final.name}.tmp")
         if main:
@@ -165,10 +176,10 @@ class Checkpoints:
                 shutil.rmtree(stale, ignore_errors=True)
             tmp.mkdir(parents=True)
             save_state(tmp, "state", state)
-        distributed.barrier()
+        self._barrier()
         if rng:
             save_state(tmp, f"rng-rank{r}", rng_state())
-        distributed.barrier()
+        self._barrier()
         if main:
             write_json(tmp / DONE, {"step": step, "world_size": w, "rng": rng})
             faults.point("checkpoint before rename")
@@ -180,7 +191,7 @@ class Checkpoints:
                            key=lambda p: int(p.name[5:]))
             for p in older[: max(0, len(older) - (self.keep - 1))]:
                 shutil.rmtree(p, ignore_errors=True)
-        distributed.barrier()
+        self._barrier()
         return final
 
     def load(self, path: str | Path | None = None, restore_rng: bool = True) -> tuple[int, Any] | None:
@@ -189,7 +200,7 @@ class Checkpoints:
         if path is None:
             return None
         done = read_json(path / DONE)
-        w = distributed.world_size()
+        r, w = self._rank_world()
         if done.get("world_size", 1) != w:
             raise RuntimeError(
                 f"checkpoint {path} was written by {done.get('world_size')} process(es), this run has {w}; "
@@ -197,11 +208,11 @@ class Checkpoints:
             )
         state = load_state(path, "state")
         if restore_rng and done.get("rng", True):
-            set_rng_state(load_state(path, f"rng-rank{distributed.rank()}"))
+            set_rng_state(load_state(path, f"rng-rank{r}"))
         return int(done["step"]), state
 
     def clear(self) -> None:
-        """Remove every checkpoint (after the step's final artifacts are written); main process only."""
-        if distributed.is_main():
+        """Remove every checkpoint (after the step's final artifacts are written)."""
+        if not self.shared or distributed.is_main():
             shutil.rmtree(self.root, ignore_errors=True)
-        distributed.barrier()
+        self._barrier()

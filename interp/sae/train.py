@@ -85,8 +85,14 @@ def train_sae(
     cfg: SAETrainConfig,
     metadata: dict[str, Any] | None = None,
     device: str = "cpu",
+    checkpoints: str | Path | None = None,
+    checkpoint_every: int = 500,
 ):
-    """Train on `data` (endless `[batch_size d_in]` batches of real-token activations); return the trained SAE."""
+    """Train on `data` (endless `[batch_size d_in]` batches of real-token activations); return the trained SAE.
+
+    With `checkpoints` (a folder), the trainer state is saved every `checkpoint_every` steps and a
+    re-run resumes from it; `data` must then yield the same batches each time (store_provider does).
+    """
     from sae_lens import SAETrainer
     from sae_lens.config import SAETrainerConfig
 
@@ -105,8 +111,88 @@ def train_sae(
         n_batches_for_norm_estimate=cfg.n_batches_for_norm_estimate,
     )
     checked = _checked(data, d_in, cfg.batch_size)
+    if checkpoints is not None:
+        counted = _Counted(checked)
+        return _fit_resumable(SAETrainer(trainer_cfg, sae, counted), counted, checkpoints, checkpoint_every)
     trainer = SAETrainer(trainer_cfg, sae, checked)
     return trainer.fit()
+
+
+class _Counted:
+    """An iterator that counts the batches taken from it (a resumed run skips that many)."""
+
+    def __init__(self, it: Iterator[Tensor]):
+        self.it, self.n = it, 0
+
+    def __iter__(self) -> "_Counted":
+        return self
+
+    def __next__(self) -> Tensor:
+        batch = next(self.it)
+        self.n += 1
+        return batch
+
+
+def _fit_resumable(trainer, data: _Counted, checkpoints: str | Path, every: int):
+    """sae-lens' `SAETrainer.fit` (without wandb), saving the whole trainer state every `every` steps.
+
+    A checkpoint holds the SAE, Adam, the LR and coefficient schedules, the dead-feature counters,
+    the activation scale, the number of batches drawn and the RNG; a re-run loads it and skips the
+    batches already drawn from the (deterministic) data, so it ends with the uninterrupted run's SAE.
+    """
+    from interp import faults
+    from interp.checkpoint import Checkpoints
+
+    if every < 1:
+        raise ValueError(f"checkpoint_every must be at least 1, got {every}")
+    ckpt = Checkpoints(checkpoints, shared=False)  # one SAE's own series, whichever process trains it
+    sae, scaler, device = trainer.sae, trainer.activation_scaler, trainer.cfg.device
+    sae.to(device)
+    found = ckpt.load()
+    if found is not None:
+        _, st = found
+        sae.load_state_dict(st["sae"])
+        trainer.optimizer.load_state_dict(st["optimizer"])
+        trainer.lr_scheduler.load_state_dict(st["lr_scheduler"])
+        for name, sd in st["coefficients"].items():
+            trainer.coefficient_schedulers[name].load_state_dict(sd)
+        trainer.n_training_samples, trainer.n_training_steps = st["n_training_samples"], st["n_training_steps"]
+        trainer.act_freq_scores = st["act_freq_scores"].to(device)
+        trainer.n_forward_passes_since_fired = st["n_forward_passes_since_fired"].to(device)
+        trainer.n_frac_active_samples = st["n_frac_active_samples"]
+        trainer.started_fine_tuning = st["started_fine_tuning"]
+        scaler.scaling_factor = st["scaling_factor"]
+        for _ in range(st["batches_drawn"]):
+            next(data)
+    if sae.cfg.normalize_activations == "expected_average_only_in" and scaler.scaling_factor is None:
+        scaler.estimate_scaling_factor(d_in=sae.cfg.d_in, data_provider=data,
+                                       n_batches_for_norm_estimate=trainer.cfg.n_batches_for_norm_estimate)
+    elif sae.cfg.normalize_activations not in ("none", "expected_average_only_in"):
+        raise ValueError(f"resumable SAE training supports normalize_activations none or expected_average_only_in, "
+                         f"not {sae.cfg.normalize_activations!r}")
+    total = trainer.cfg.total_training_samples
+    while trainer.n_training_samples < total:
+        trainer.maybe_reset_sparsity()
+        trainer.step(next(data))
+        trainer.n_training_steps += 1
+        if trainer.n_training_steps % every == 0 and trainer.n_training_samples < total:
+            ckpt.save(trainer.n_training_steps, {
+                "sae": sae.state_dict(), "optimizer": trainer.optimizer.state_dict(),
+                "lr_scheduler": trainer.lr_scheduler.state_dict(),
+                "coefficients": {k: v.state_dict() for k, v in trainer.coefficient_schedulers.items()},
+                "n_training_samples": trainer.n_training_samples, "n_training_steps": trainer.n_training_steps,
+                "act_freq_scores": trainer.act_freq_scores,
+                "n_forward_passes_since_fired": trainer.n_forward_passes_since_fired,
+                "n_frac_active_samples": trainer.n_frac_active_samples,
+                "started_fine_tuning": trainer.started_fine_tuning, "scaling_factor": scaler.scaling_factor,
+                "batches_drawn": data.n,
+            })
+        faults.point("sae step")
+    if scaler.scaling_factor is not None:  # fold the activation scale into the weights, as fit() does
+        sae.fold_activation_norm_scaling_factor(scaler.scaling_factor)
+        scaler.scaling_factor = None
+    trainer.set_final_sae_metadata()
+    return sae
 
 
 def _checked(data: Iterator[Tensor], d_in: int, batch_size: int) -> Iterator[Tensor]:

@@ -11,6 +11,7 @@ Artifacts (what the explorer reads):
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import asdict
 from typing import Any
 
@@ -40,19 +41,28 @@ def step_saes(ctx: Context) -> dict[str, Any]:
         ce_loss_recovered, load_sae, reconstruction_stats, save_sae, store_provider, store_rows, train_sae,
     )
 
+    from interp import distributed
+
     cfg = ctx.cfg.saes
-    step = open_step(ctx.run_dir, "saes", {**asdict(cfg), **_upstream(ctx)}, force=ctx.force)
+    step = distributed.open_step(ctx.run_dir, "saes", {**asdict(cfg), **_upstream(ctx)}, force=ctx.force)
     if step.done:
         return step.metrics()
     layers = ctx.layers()
     ce_texts = collected_texts(ctx)["eval"][: cfg.ce_texts]
     table = []
+    # under `accelerate launch` the SAEs go round-robin to the processes (each trains its own, whole)
+    jobs = [(name, layer, e) for name in MODELS for layer in layers for e in cfg.expansions]
+    mine = set(distributed.round_robin(jobs))
     for name in MODELS:
+        if not any(job[0] == name for job in mine):
+            continue
         model = ctx.model(name)
         train_store, eval_store = collected(ctx, name, "train"), collected(ctx, name, "eval")
         for layer in layers:
             key = mlp_out(layer).key
             for e in cfg.expansions:
+                if (name, layer, e) not in mine:
+                    continue
                 folder = sae_dir(ctx, name, layer, e)
                 mfile = folder.parent / f"{size_name(e)}.metrics.json"
                 if mfile.exists() and folder.exists():
@@ -62,9 +72,11 @@ def step_saes(ctx: Context) -> dict[str, Any]:
                     log.info("training SAE %s %s %s", name, key, size_name(e))
                     tcfg = cfg.train_config(e)
                     meta = {"model_name": ctx.spec(name), "hook_name": mlp_out(layer).hook_name(model), "interp_site": key}
+                    ckpts = folder.parent / f"{size_name(e)}.checkpoints"  # a killed run resumes from them
                     sae = train_sae(store_provider(train_store, key, tcfg.batch_size, seed=tcfg.seed), model.d_model,
-                                    tcfg, metadata=meta, device=ctx.device)
+                                    tcfg, metadata=meta, device=ctx.device, checkpoints=ckpts)
                     save_sae(sae, folder)
+                    shutil.rmtree(ckpts, ignore_errors=True)
                 sae = load_sae(folder, device=ctx.device)
                 quality = reconstruction_stats(sae, store_rows(eval_store, key, 4096, shuffle=False))
                 ce = ce_loss_recovered(model, sae, mlp_out(layer), ce_texts, max_length=ctx.cfg.collect.max_length)
@@ -72,10 +84,14 @@ def step_saes(ctx: Context) -> dict[str, Any]:
                        "path": str(folder.relative_to(ctx.run_dir)), **quality, **ce}
                 write_json(mfile, row)
                 table.append(row)
+    distributed.barrier()
+    if not distributed.is_main():
+        return distributed.finish_step(step, {})
+    table = [read_json(sae_dir(ctx, n, l, e).parent / f"{size_name(e)}.metrics.json") for n, l, e in jobs]
     write_json(step.file("table.json"), table)
     mm = mmcs_table(ctx, layers)
     write_json(step.file("mmcs.json"), mm)
-    return step.finish({"saes": table, "mmcs": mm})
+    return distributed.finish_step(step, {"saes": table, "mmcs": mm})
 
 
 def mmcs_table(ctx: Context, layers: list[int]) -> list[dict[str, Any]]:

@@ -26,7 +26,10 @@ MODELS = ("base", "tuned")
 
 
 def resolve_device(device: str | None) -> str:
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from interp import distributed
+
+    # under `accelerate launch` each process takes its own device (cuda:<local rank>)
+    return device or str(distributed.default_device())
 
 
 @dataclass
@@ -122,18 +125,22 @@ def step_divergence(ctx: Context) -> dict[str, Any]:
 
 
 def step_collect(ctx: Context) -> dict[str, Any]:
+    from interp import distributed
     from interp.store import collect
 
     cfg = ctx.cfg.collect
     layers = ctx.layers()
-    step = open_step(ctx.run_dir, "collect", {**asdict(cfg), **ctx.base_config(), "layers": layers}, force=ctx.force)
+    # under `accelerate launch` each process collects its share of the texts into its own shard series
+    step = distributed.open_step(ctx.run_dir, "collect", {**asdict(cfg), **ctx.base_config(), "layers": layers},
+                                 force=ctx.force)
     if step.done:
         return step.metrics()
     train, held_out = analysis_texts(cfg.seed)
     if cfg.n_train_texts > len(train) or cfg.n_eval_texts > len(held_out):
         raise ValueError(f"asked for {cfg.n_train_texts}/{cfg.n_eval_texts} texts; only {len(train)}/{len(held_out)} exist")
     texts = {"train": train[: cfg.n_train_texts], "eval": held_out[: cfg.n_eval_texts]}
-    write_json(step.file("texts.json"), texts)
+    if distributed.is_main():
+        write_json(step.file("texts.json"), texts)
     sites = [mlp_out(layer) for layer in layers]
     rows = {}
     for name in MODELS:
@@ -142,7 +149,7 @@ def step_collect(ctx: Context) -> dict[str, Any]:
             store = collect(model, part_texts, sites, step.path / name / part, batch_size=cfg.batch_size,
                             max_length=cfg.max_length, exclude_padding=True)
             rows[f"{name}/{part}"] = store.n_rows
-    return step.finish({"rows": rows, "layers": layers, "sites": [s.key for s in sites]})
+    return distributed.finish_step(step, {"rows": rows, "layers": layers, "sites": [s.key for s in sites]})
 
 
 def collected(ctx: Context, name: str, part: str):
