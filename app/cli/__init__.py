@@ -45,8 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, RuntimeError, KeyError) as e:
         if os.environ.get("INTERP_DEBUG"):
             raise
+        _close_progress_bars()  # so the error starts its own line, not the end of a half-drawn bar
         print(redact(f"interp: error: {e}"), file=sys.stderr)
         return 2
+
+
+def _close_progress_bars() -> None:
+    try:
+        from tqdm import tqdm
+
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,7 +32,10 @@ def read_text(path: str | os.PathLike, encoding: str = "utf-8") -> str:
     path = Path(path)
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as e:
+            raise DataError(path, None, f"not a complete gzip file ({e}); the copy was probably cut short: fetch it again") from None
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as e:

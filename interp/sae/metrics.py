@@ -15,6 +15,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.interventions import ApplyFunction, Replace, intervene
+from interp.sae.train import check_sae_for
 from interp.sites import Site, parse_site
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def ce_loss_recovered(
 ) -> dict[str, float]:
     """CE of the clean model, with the SAE spliced in at `site`, and with `site` zero-ablated; and the fraction recovered."""
     site = parse_site(site).resolve(model)
-    model.check_compatible(d_model=int(sae.cfg.d_in), what="SAE")
+    check_sae_for(sae, model)
     sae = sae.to(model.device)
 
     def splice(acts: Tensor) -> Tensor:

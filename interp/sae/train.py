@@ -229,5 +229,7 @@ def load_sae(folder: str | Path, device: str = "cpu"):
 
 
 def check_sae_for(sae, model, what: str = "SAE") -> None:
-    """Refuse an SAE trained on another model width."""
-    model.check_compatible(d_model=int(sae.cfg.d_in), what=what)
+    """Refuse an SAE trained on another model width, or on another tokenizer when its metadata records
+    `tokenizer_size` (pass `metadata={"tokenizer_size": len(model.tokenizer), ...}` when training)."""
+    size = getattr(getattr(sae.cfg, "metadata", None), "tokenizer_size", None)
+    model.check_compatible(d_model=int(sae.cfg.d_in), vocab={"size": size} if size else None, what=what)
