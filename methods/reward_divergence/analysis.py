@@ -15,6 +15,9 @@ import shutil
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+import torch
+
 from interp.io import read_json, write_json, write_jsonl
 from interp.runs import open_step
 from interp.sites import mlp_out
@@ -36,10 +39,100 @@ def _upstream(ctx: Context) -> dict[str, Any]:
 
 
 # --- SAEs -------------------------------------------------------------------------------
+def massive(x: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Rows whose norm exceeds ratio x the median row norm (massive activations); none when ratio is 0."""
+    norms = x.float().norm(dim=-1)
+    if ratio <= 0 or norms.numel() == 0:
+        return torch.zeros_like(norms, dtype=torch.bool)
+    return norms > ratio * norms.median()
+
+
+def site_rows(store, key: str, skip_first: int, max_norm_ratio: float = 0.0) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Rows of `key` in a store (float32): real tokens at positions >= skip_first (padding is at -1), without
+    massive-activation rows (norm > max_norm_ratio x median); and what was left out."""
+    data = store.read_all(columns=["position"], sites=[key])
+    keep = data["position"] >= max(skip_first, 0)
+    rows = data[key][keep].float()
+    big = massive(rows, max_norm_ratio)
+    norms = rows.norm(dim=-1)
+    info = {"n_skipped_first": int((data["position"] >= 0).sum() - keep.sum()), "n_massive": int(big.sum()),
+            "max_norm": float(max_norm_ratio * norms.median()) if max_norm_ratio > 0 else None}
+    rows = rows[~big]
+    if rows.shape[0] == 0:
+        raise ValueError(f"{store.path} holds no rows of {key} at positions >= {skip_first}")
+    return rows, info
+
+
+@torch.no_grad()
+def ce_recovered(model, sae, site, texts: list[str], max_length: int | None, skip_first: int,
+                 max_norm: float | None = None, batch_size: int = 16) -> dict[str, float]:
+    """CE loss recovered, splicing the SAE (or zeros) in at `site` only at real tokens at positions >= skip_first.
+
+    Like `interp.sae.ce_loss_recovered`, but positions the SAE was not trained on (the attention
+    sink at position 0) keep their own activations in both the spliced and the ablated run, so
+    the numbers measure the SAE on the tokens it models; so do tokens whose activation norm is
+    above `max_norm` (massive activations). With skip_first=0 and no max_norm the two agree.
+    """
+    from interp.interventions import ApplyFunction, intervene
+    from interp.sae import check_sae_for, next_token_ce
+
+    site = site.resolve(model)
+    check_sae_for(sae, model)
+    sae = sae.to(model.device)
+    touch: dict[str, torch.Tensor] = {}
+
+    def where(acts: torch.Tensor) -> torch.Tensor:
+        mask = touch["mask"]
+        if max_norm is not None:
+            mask = mask & (acts.float().norm(dim=-1) <= max_norm)
+        return mask[..., None]
+
+    def splice(acts: torch.Tensor) -> torch.Tensor:
+        out = sae(acts.reshape(-1, acts.shape[-1]).to(sae.W_dec.dtype)).reshape(acts.shape).to(acts.dtype)
+        return torch.where(where(acts), out, acts)
+
+    def zero(acts: torch.Tensor) -> torch.Tensor:
+        return torch.where(where(acts), torch.zeros_like(acts), acts)
+
+    variants = {"clean": (), "sae": (ApplyFunction(site, splice),), "zero": (ApplyFunction(site, zero),)}
+    totals = {k: 0.0 for k in variants}
+    count = 0
+    for start in range(0, len(texts), batch_size):
+        ids, mask = model.tokenize(list(texts[start:start + batch_size]), max_length=max_length)
+        pos = mask.long().cumsum(-1) - 1  # left padding: a token's position counts real tokens only
+        touch["mask"] = (mask.bool() & (pos >= skip_first)).to(model.device)
+        for name, ivs in variants.items():
+            with intervene(model, *ivs):
+                logits = model.forward(ids, mask).logits
+            total, n = next_token_ce(logits, ids, mask)
+            totals[name] += total
+        count += n
+    if count == 0:
+        raise ValueError("no next-token predictions in the texts (each needs at least two tokens)")
+    ce = {k: v / count for k, v in totals.items()}
+    gap = ce["zero"] - ce["clean"]
+    return {"ce_clean": ce["clean"], "ce_sae": ce["sae"], "ce_zero": ce["zero"],
+            "ce_recovered": (ce["zero"] - ce["sae"]) / gap if abs(gap) > 1e-12 else float("nan"),
+            "n_predictions": count}
+
+
+def drop_first(table, skip_first: int, max_norm_ratio: float = 0.0):
+    """A token table without the rows the SAEs were not trained on: positions < skip_first, and massive
+    activations (norm > max_norm_ratio x median at any of its sites)."""
+    from methods.reward_divergence.features import TokenTable
+
+    keep = table.position >= skip_first
+    for x in table.acts.values():
+        keep &= ~massive(x, max_norm_ratio).numpy()
+    if keep.all():
+        return table
+    idx = torch.from_numpy(np.flatnonzero(keep))
+    return TokenTable({k: v[idx] for k, v in table.acts.items()}, table.seq_id[keep], table.position[keep],
+                      table.token_id[keep], table.valence[keep], [w for w, k in zip(table.word, keep) if k])
+
+
 def step_saes(ctx: Context) -> dict[str, Any]:
-    from interp.sae import (
-        ce_loss_recovered, load_sae, reconstruction_stats, save_sae, store_provider, store_rows, train_sae,
-    )
+    from interp.sae import load_sae, reconstruction_stats, save_sae, tensor_provider, train_sae
 
     from interp import distributed
 
@@ -60,6 +153,7 @@ def step_saes(ctx: Context) -> dict[str, Any]:
         train_store, eval_store = collected(ctx, name, "train"), collected(ctx, name, "eval")
         for layer in layers:
             key = mlp_out(layer).key
+            train_rows = eval_rows = None
             for e in cfg.expansions:
                 if (name, layer, e) not in mine:
                     continue
@@ -73,14 +167,20 @@ def step_saes(ctx: Context) -> dict[str, Any]:
                     tcfg = cfg.train_config(e)
                     meta = {"model_name": ctx.spec(name), "hook_name": mlp_out(layer).hook_name(model), "interp_site": key}
                     ckpts = folder.parent / f"{size_name(e)}.checkpoints"  # a killed run resumes from them
-                    sae = train_sae(store_provider(train_store, key, tcfg.batch_size, seed=tcfg.seed), model.d_model,
+                    if train_rows is None:
+                        train_rows, _ = site_rows(train_store, key, cfg.skip_first, cfg.max_norm_ratio)
+                    sae = train_sae(tensor_provider(train_rows, tcfg.batch_size, seed=tcfg.seed), model.d_model,
                                     tcfg, metadata=meta, device=ctx.device, checkpoints=ckpts)
                     save_sae(sae, folder)
                     shutil.rmtree(ckpts, ignore_errors=True)
                 sae = load_sae(folder, device=ctx.device)
-                quality = reconstruction_stats(sae, store_rows(eval_store, key, 4096, shuffle=False))
-                ce = ce_loss_recovered(model, sae, mlp_out(layer), ce_texts, max_length=ctx.cfg.collect.max_length)
+                if eval_rows is None:
+                    eval_rows, left_out = site_rows(eval_store, key, cfg.skip_first, cfg.max_norm_ratio)
+                quality = reconstruction_stats(sae, eval_rows.split(4096))
+                ce = ce_recovered(model, sae, mlp_out(layer), ce_texts, ctx.cfg.collect.max_length, cfg.skip_first,
+                                  max_norm=left_out["max_norm"])
                 row = {"model": name, "site": key, "layer": layer, "expansion": e, "architecture": cfg.architecture,
+                       "skip_first": cfg.skip_first, "eval_left_out": left_out,
                        "path": str(folder.relative_to(ctx.run_dir)), **quality, **ce}
                 write_json(mfile, row)
                 table.append(row)
@@ -149,7 +249,8 @@ def step_features(ctx: Context) -> dict[str, Any]:
     for name in MODELS:
         tokenizer = ctx.model(name).tokenizer
         labels = label_texts(tokenizer, texts, cfg.valence, ctx.cfg.collect.max_length)
-        table = token_table(collected(ctx, name, "eval"), keys, labels, cfg.max_tokens)
+        table = drop_first(token_table(collected(ctx, name, "eval"), keys, labels, cfg.max_tokens),
+                           ctx.cfg.saes.skip_first, ctx.cfg.saes.max_norm_ratio)
         for layer, key in zip(layers, keys):
             for e in ctx.cfg.saes.expansions:
                 sae = load_sae(sae_dir(ctx, name, layer, e))
@@ -187,7 +288,8 @@ def step_probe(ctx: Context) -> dict[str, Any]:
     for name in ("tuned", "base"):  # the tuned model is the point; the base model is the comparison
         tokenizer = ctx.model(name).tokenizer
         labels = label_texts(tokenizer, texts, ctx.cfg.features.valence, ctx.cfg.collect.max_length)
-        table = token_table(collected(ctx, name, "eval"), keys, labels, cfg.max_tokens)
+        table = drop_first(token_table(collected(ctx, name, "eval"), keys, labels, cfg.max_tokens),
+                           ctx.cfg.saes.skip_first, ctx.cfg.saes.max_norm_ratio)
         saes = [load_sae(sae_dir(ctx, name, layer, expansion)) for layer in layers]
         res = run_probe(saes, table, keys, cfg)
         words.extend({"model": name, **w} for w in res.pop("words"))

@@ -78,12 +78,26 @@ class SAEStepConfig:
     dead_feature_window: int = 1000
     ce_texts: int = 200
     mmcs_sims: int = 3
+    # Tokens at positions < skip_first are left out of SAE training, SAE metrics (the CE splice
+    # leaves them untouched), feature classification and the probe. The first token of every text
+    # is an attention sink with massive MLP outputs (SmolLM2 mlp_out.11: norm ~24,000 against ~40
+    # elsewhere, 99% of the variance): an SAE would spend its capacity on it and explained variance
+    # would only measure that one token. 0 keeps every real token.
+    skip_first: int = 1
+    # Likewise tokens whose activation norm exceeds max_norm_ratio x the median norm of the same rows
+    # (massive activations, Sun et al. 2024: in SmolLM2 a handful of later tokens become sinks too,
+    # 2 of 4,432 held-out mlp_out.11 rows carrying 99% of the variance). 0 keeps them.
+    max_norm_ratio: float = 20.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         self.expansions = tuple(float(e) for e in self.expansions)
         if len(self.expansions) < 1:
             raise ValueError("give at least one dictionary size (expansion factor)")
+        if self.skip_first < 0:
+            raise ValueError(f"skip_first must be >= 0, got {self.skip_first}")
+        if self.max_norm_ratio < 0:
+            raise ValueError(f"max_norm_ratio must be >= 0 (0 = off), got {self.max_norm_ratio}")
 
     def train_config(self, expansion: float) -> SAETrainConfig:
         return SAETrainConfig(

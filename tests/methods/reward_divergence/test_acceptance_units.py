@@ -111,3 +111,52 @@ def test_collect_step_keeps_padding_out_of_sae_data(tmp_path):
         rows = torch.cat([next(provider) for _ in range(2 * store.n_rows // 16 + 1)]).double()  # two epochs
         assert torch.cdist(rows, real).min(dim=1).values.max() < 1e-4
         assert torch.cdist(rows, pad).min(dim=1).values.min() > 1e-3
+
+
+def test_sae_rows_skip_padding_and_the_first_token(tmp_path):
+    """What the saes step trains and measures on: real tokens only, and none at positions < skip_first."""
+    from interp.store import collect
+    from methods.reward_divergence.analysis import site_rows
+
+    src = resolve_spec("stories260k")
+    ctx = context(tmp_path, tuned=str(src))
+    model = ctx.model("base")
+    texts = ["Hi.", "Once upon a time, there was a little girl named Lily.", "The cat sat on the mat."]
+    site = mlp_out(1)
+    ids, mask = model.tokenize(texts)
+    acts = capture(model, ids, mask, [site])[site]
+    pos = mask.long().cumsum(-1) - 1
+    store = collect(model, texts, [site], tmp_path / "store", batch_size=3, exclude_padding=False, progress=False)
+    for skip in (0, 1, 2):
+        rows = site_rows(store, site.key, skip)[0].double()
+        want = (mask.bool() & (pos >= skip))
+        assert rows.shape[0] == int(want.sum())
+        assert torch.cdist(rows, acts[want].double()).min(dim=1).values.max() < 1e-4
+        assert torch.cdist(rows, acts[~want].double()).min(dim=1).values.min() > 1e-3
+    # massive activations: rows over ratio x the median norm (of the rows kept by position) are left out too
+    kept = acts[mask.bool() & (pos >= 1)]
+    norms = kept.norm(dim=-1)
+    rows, info = site_rows(store, site.key, 1, max_norm_ratio=1.2)
+    assert 0 < info["n_massive"] == int((norms > 1.2 * norms.median()).sum()) < len(norms)
+    assert rows.shape[0] == len(norms) - info["n_massive"] and info["n_skipped_first"] == 3
+    assert float(rows.norm(dim=-1).max()) <= info["max_norm"] + 1e-4
+
+
+def test_ce_splice_with_skip_zero_matches_the_backbone(tmp_path):
+    """With skip_first=0 the method's CE-recovered splice is the backbone's; with 1 the first token is left alone."""
+    from interp.sae import ce_loss_recovered
+    from methods.reward_divergence.analysis import ce_recovered
+
+    model = context(tmp_path, tuned=None).model("base")
+    sae = build_training_sae(SAETrainConfig(expansion=2, k=8, seed=0), model.d_model)
+    texts = ["Once upon a time, there was a girl.", "The dog ran.", "Lily was happy and sang a song."]
+    ours = ce_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=0)
+    ref = ce_loss_recovered(model, sae, mlp_out(2), texts, max_length=64)
+    for k in ("ce_clean", "ce_sae", "ce_zero", "ce_recovered"):
+        assert ours[k] == pytest.approx(ref[k], rel=1e-5)
+    skip = ce_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=1)
+    assert skip["ce_clean"] == pytest.approx(ref["ce_clean"], rel=1e-6)
+    assert skip["ce_sae"] != pytest.approx(ref["ce_sae"], rel=1e-6)  # position 0 kept its own activation
+    none = ce_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=0, max_norm=0.0)
+    assert none["ce_sae"] == pytest.approx(ref["ce_clean"], rel=1e-6)  # every row is over the norm: none spliced
+    assert none["ce_zero"] == pytest.approx(ref["ce_clean"], rel=1e-6)
