@@ -192,3 +192,58 @@ def test_reprpo_train_survives_sigkill(stories, tmp_path):
 def teardown_module(module) -> None:
     if SURVIVED:
         print("kill points survived:", json.dumps(SURVIVED))
+
+
+@pytest.mark.slow
+def test_vas_value_training_survives_sigkill(tmp_path):
+    from interp.io import save_tensors
+    from methods.vas.rollouts import Rollout
+    from methods.vas.train import TrainConfig, train_value_model
+    from methods.vas.value_model import ValueConfig, ValueModel
+
+    g = torch.Generator().manual_seed(0)
+    rollouts = []
+    for i in range(48):
+        resp = torch.randint(3, 512, (int(torch.randint(3, 7, (1,), generator=g)),), generator=g).tolist()
+        rollouts.append(Rollout(f"p{i}", [5, 6 + i % 7], "", resp, sum(t < 256 for t in resp) / len(resp)))
+
+    ValueModel(ValueConfig("stories260k"), device="cpu")  # the lazy imports happen here once, not in every child
+
+    def train(run_dir: Path) -> None:
+        torch.manual_seed(0)
+        value = ValueModel(ValueConfig("stories260k"), device="cpu")
+        train_value_model(value, rollouts, TrainConfig(epochs=4, batch_size=8, lr=3e-3, val_fraction=0.25), pad_id=0,
+                          progress=False, checkpoints=run_dir / "checkpoints")
+        save_tensors(run_dir / "value.safetensors", value.trainable_state())
+
+    ref, run = tmp_path / "ref", tmp_path / "faulted"
+    total = count_points(lambda: train(ref), tmp_path / "trace")
+    assert kill_and_resume("vas train", lambda: train(run), run, total, random.Random(11)) >= 2
+    wa, wb = load_tensors(ref / "value.safetensors"), load_tensors(run / "value.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)  # bitwise
+
+
+@pytest.mark.slow
+def test_sae_training_survives_sigkill(tmp_path):
+    import sae_lens  # noqa: F401 - imported once here, not in every forked child
+    from sae_lens import SAETrainer  # noqa: F401
+
+    from interp.sae import save_sae, train_sae
+    from interp.sae.data import tensor_provider
+    from interp.sae.train import SAETrainConfig
+
+    acts = torch.randn(600, 16, generator=torch.Generator().manual_seed(0))
+    cfg = SAETrainConfig(architecture="topk", expansion=2, k=4, batch_size=32, training_tokens=32 * 16,
+                         n_batches_for_norm_estimate=3, dead_feature_window=8, lr_warm_up_steps=3, lr_decay_steps=10)
+
+    def train(run_dir: Path) -> None:
+        sae = train_sae(tensor_provider(acts, 32, seed=1), 16, cfg, checkpoints=run_dir / "checkpoints",
+                        checkpoint_every=4)
+        save_sae(sae, run_dir / "sae")
+
+    ref, run = tmp_path / "ref", tmp_path / "faulted"
+    total = count_points(lambda: train(ref), tmp_path / "trace")
+    assert kill_and_resume("sae training", lambda: train(run), run, total, random.Random(5)) >= 2
+    wa = load_tensors(ref / "sae" / "sae_weights.safetensors")
+    wb = load_tensors(run / "sae" / "sae_weights.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)  # bitwise

@@ -108,6 +108,10 @@ def run_cmd(args) -> int:
     cfg = build_config(args)
     run_dir = Path(args.runs_dir) / safe_name(args.name)
     run_pipeline(run_dir, cfg, steps=chosen_steps(args.run_steps, args.skip), force=args.force)
+    from interp import distributed
+
+    if not distributed.is_main():  # under `accelerate launch` the main process reports
+        return 0
     print(json.dumps(brief(summary(run_dir)), indent=2))
     print(f"results in {run_dir}")
     return 0

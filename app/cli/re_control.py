@@ -22,6 +22,8 @@ HELP = {
     "fractions": "train / validation / test fractions of the distinct prompts",
     "chat": "render prompts through the chat template: auto (when the model has one), yes or no",
     "site": "site whose state is controlled, e.g. final or resid_post:-1",
+    "device_map": "Accelerate device map for a model too big for one device, e.g. auto (one process; not with "
+                  "accelerate launch, where every process holds a whole model)",
     "n_train": "training prompts to collect trajectories from",
     "max_new_tokens": "response length for collection and evaluation",
     "do_sample": "sample the training responses (with --seed) instead of greedy",

@@ -26,6 +26,7 @@ class REControlConfig:
     chat: bool | None = None  # None: the chat template when the model has one
     site: str = "final"
     device: str | None = None
+    device_map: str | None = None  # e.g. "auto": spread a model too big for one device over several (one process)
     batch_size: int = 16
     # 1. collect
     n_train: int = 500

@@ -47,7 +47,10 @@ class _Lazy:
             from interp.models import load_model
 
             # under `accelerate launch` each process takes its own device (cuda:<local rank>)
-            self._model = load_model(self.cfg.model, device=distributed.default_device(self.cfg.device))
+            if self.cfg.device_map is not None:  # one process: the layers spread over the devices
+                self._model = load_model(self.cfg.model, device_map=self.cfg.device_map)
+            else:
+                self._model = load_model(self.cfg.model, device=distributed.default_device(self.cfg.device))
         return self._model
 
     @property

@@ -144,10 +144,20 @@ def train_policy(cfg: RLHFConfig, step_dir: Path, device: str = "cpu") -> dict[s
 
 
 def latest_checkpoint(trl_dir: Path) -> Path | None:
-    """The TRL checkpoint with the highest step that holds its trainer state, or None."""
-    found = [(int(p.name.split("-")[-1]), p) for p in trl_dir.glob("checkpoint-*")
-             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
-    return max(found)[1] if found else None
+    """The TRL checkpoint with the highest step that holds a whole trainer state, or None.
+
+    The Trainer writes a checkpoint's files in place, trainer_state.json last; a run killed while
+    saving leaves a folder without it, or with a cut one: that checkpoint is passed over.
+    """
+    found = sorted(((int(p.name.split("-")[-1]), p) for p in trl_dir.glob("checkpoint-*")
+                    if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()), reverse=True)
+    for _, path in found:
+        try:
+            read_json(path / "trainer_state.json")
+            return path
+        except ValueError:
+            log.warning("passing over %s: its trainer_state.json is incomplete (a save was interrupted)", path)
+    return None
 
 
 def checkpoint_model(base_model, checkpoint: Path, cfg: RLHFConfig):
