@@ -165,7 +165,8 @@ def step_saes(ctx: Context) -> dict[str, Any]:
                 if not folder.exists():
                     log.info("training SAE %s %s %s", name, key, size_name(e))
                     tcfg = cfg.train_config(e)
-                    meta = {"model_name": ctx.spec(name), "hook_name": mlp_out(layer).hook_name(model), "interp_site": key}
+                    meta = {"model_name": ctx.spec(name), "hook_name": mlp_out(layer).hook_name(model), "interp_site": key,
+                            "tokenizer_size": len(model.tokenizer)}  # lets check_sae_for refuse another tokenizer
                     ckpts = folder.parent / f"{size_name(e)}.checkpoints"  # a killed run resumes from them
                     if train_rows is None:
                         train_rows, _ = site_rows(train_store, key, cfg.skip_first, cfg.max_norm_ratio)

@@ -58,6 +58,7 @@ def test_sae_outputs(run_dir):
         assert r["ce_clean"] < r["ce_zero"]
         sae = SAE.load_from_disk(run_dir / r["path"])  # sae-lens' own format
         assert sae.cfg.d_in == 64 and sae.cfg.d_sae == int(64 * r["expansion"])
+        assert sae.cfg.metadata.tokenizer_size == 512  # stories260k's: lets check_sae_for refuse another tokenizer
     kinds = {r["kind"] for r in m["mmcs"]}
     assert kinds == {"small_vs_big", "tuned_vs_base"}
     for r in m["mmcs"]:
