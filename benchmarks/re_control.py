@@ -8,14 +8,36 @@ Both at batch 16 on HH-RLHF harmless prompts, every row generating exactly --new
 (EOS ignored) so the compared runs do the same number of steps. The value function has the
 pipeline's default shape (depth 2, width d_model); its weights do not change the cost, so a
 seeded random one is used unless --value names a trained one.
+
+The methods are timed alternately (plain, control, Best-of-4, plain, ...; medians of --repeat),
+after a short warm-up of each, so load that comes and goes on a shared machine does not land on
+one side of a ratio. --best-of 0 leaves Best-of-N out (it costs N plain runs per repeat).
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
+from typing import Callable
 
 import torch
 
-from benchmarks.common import emit, timeit
+from benchmarks.common import emit
+
+
+def timeit_alternating(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median seconds of each function, run in turn once per repeat (a, b, c, a, b, c, ...)."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            fn()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -25,7 +47,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--new-tokens", type=int, default=48)
     ap.add_argument("--step-size", type=float, default=0.5)
     ap.add_argument("--n-steps", type=int, default=30)
-    ap.add_argument("--reward", default="vader-sentiment", help="reward that picks the Best-of-4 response")
+    ap.add_argument("--best-of", type=int, default=4, help="N of the Best-of-N comparison (0: leave it out)")
+    ap.add_argument("--reward", default="vader-sentiment", help="reward that picks the Best-of-N response")
     ap.add_argument("--value", help="a trained value function folder (default: a seeded random one)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--device", default=None)
@@ -50,16 +73,27 @@ def main(argv: list[str] | None = None) -> dict:
     gen_kw = dict(max_new_tokens=args.new_tokens, stop_at_eos=False, batch_size=args.batch, progress=False)
     ctl_cfg = ControlConfig(args.step_size, args.n_steps)
 
+    fns = {
+        "plain": lambda kw=gen_kw: generate(model, prompts, chat=False, **kw),
+        "re_control": lambda kw=gen_kw: controlled_generate(model, prompts, value, ctl_cfg, chat=False, **kw),
+    }
+    if args.best_of:
+        fns["best_of"] = lambda kw=gen_kw: best_of_n(model, prompts, raw, reward, args.best_of, seed=0, **kw)
     with torch.no_grad():
-        t_plain = timeit(lambda: generate(model, prompts, chat=False, **gen_kw), args.repeat)
-        t_ctl = timeit(lambda: controlled_generate(model, prompts, value, ctl_cfg, chat=False, **gen_kw), args.repeat)
-        t_bo4 = timeit(lambda: best_of_n(model, prompts, raw, reward, 4, seed=0, **gen_kw), args.repeat)
+        short = {**gen_kw, "max_new_tokens": 2}
+        for fn in fns.values():  # warm-up: kernels, caches, the reward's first call
+            fn(short)
+        t = timeit_alternating(fns, args.repeat)
     result = {
         "model": args.model, "device": str(model.device), "batch": args.batch, "new_tokens": args.new_tokens,
         "step_size": args.step_size, "n_steps": args.n_steps, "value_width": value.cfg.width, "value_depth": value.cfg.depth,
-        "plain_seconds": t_plain, "re_control_seconds": t_ctl, "best_of_4_seconds": t_bo4,
-        "re_control_over_plain": t_ctl / t_plain, "best_of_4_over_plain": t_bo4 / t_plain,
+        "value": args.value or "random", "repeat": args.repeat, "torch_threads": torch.get_num_threads(),
+        "plain_seconds": t["plain"], "re_control_seconds": t["re_control"],
+        "re_control_over_plain": t["re_control"] / t["plain"],
     }
+    if args.best_of:
+        n = args.best_of
+        result.update({f"best_of_{n}_seconds": t["best_of"], f"best_of_{n}_over_plain": t["best_of"] / t["plain"]})
     emit(result)
     return result
 

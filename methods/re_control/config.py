@@ -50,6 +50,7 @@ class REControlConfig:
     detach_target: bool = True
     weight_decay: float = 0.0
     patience: int = 30
+    value_select: str = "loss"  # keep the epoch with the lowest validation Bellman loss, or "spearman": highest Spearman
     train_seed: int = 0
     # 4. control
     step_size: float = 0.5
@@ -71,6 +72,11 @@ class REControlConfig:
     eval_seed: int = 0
     baselines: bool = True  # False: base and RE-Control only
     tradeoff: bool = True
+    # choose step size x steps on the validation trade-off curve instead of using step_size / n_steps:
+    # the largest validation reward gain whose diversity and coherence stay within these drops of base
+    auto_control: bool = False
+    max_diversity_drop: float = 0.10
+    max_coherence_drop: float = 0.15
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "REControlConfig":
@@ -89,17 +95,22 @@ STEP_KEYS = {
                 "max_new_tokens", "do_sample", "temperature", "seed", "max_prompt_tokens"],
     "label": ["reward"],
     "train-value": ["depth", "width", "activation", "standardize", "lr", "epochs", "train_batch_size", "val_fraction",
-                    "discount", "detach_target", "weight_decay", "patience", "train_seed"],
+                    "discount", "detach_target", "weight_decay", "patience", "value_select", "train_seed"],
     "evaluate": ["step_size", "n_steps", "penalty", "n_eval", "n_val", "instruction", "static_scales", "n_static_pairs", "best_of",
-                 "tradeoff_step_sizes", "tradeoff_n_steps", "n_boot", "eval_seed", "baselines", "tradeoff"],
+                 "tradeoff_step_sizes", "tradeoff_n_steps", "n_boot", "eval_seed", "baselines", "tradeoff",
+                 "auto_control", "max_diversity_drop", "max_coherence_drop"],
 }
 ORDER = ["collect", "label", "train-value", "evaluate"]
+# settings added after runs were already made: left out of a step's config while at their default, so
+# those runs' finished steps still match
+LATER = {"value_select": "loss", "auto_control": False, "max_diversity_drop": 0.10, "max_coherence_drop": 0.15}
 
 
 def step_config(cfg: REControlConfig, step: str, run_dir: str | Path) -> dict[str, Any]:
     """The settings `step` depends on, plus the fingerprint of the step it reads from."""
     d = cfg.as_dict()
-    out: dict[str, Any] = {"method": "re-control", "step": step, **{k: d[k] for k in STEP_KEYS[step]}}
+    out: dict[str, Any] = {"method": "re-control", "step": step,
+                           **{k: d[k] for k in STEP_KEYS[step] if not (k in LATER and d[k] == LATER[k])}}
     i = ORDER.index(step)
     if i:
         out["upstream"] = fingerprint(Path(run_dir) / ORDER[i - 1])

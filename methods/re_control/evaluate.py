@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import torch
 from torch import Tensor
 
-from interp.generation import generate
+from interp.generation import Generation, generate
 from interp.metrics import bootstrap_mean, coherence_scores, diversity, paired_bootstrap_diff, win_rate
 from methods.re_control.baselines import StaticEdit, best_of_n
 from methods.re_control.control import ControlConfig, controlled_generate
@@ -78,9 +78,30 @@ class Evaluator:
     batch_size: int = 16
     max_prompt_tokens: int | None = None
 
-    def _gen(self, prompts: Sequence[str] | None = None, **kw: Any):
-        return generate(self.model, list(prompts or self.prompts), max_new_tokens=self.max_new_tokens, chat=False,
-                        batch_size=self.batch_size, max_prompt_tokens=self.max_prompt_tokens, progress=False, **kw)
+    sort_by_length: bool = True  # batch prompts of similar length together (less left padding); outputs keep prompt order
+
+    def _sorted(self, fn: Callable[..., Generation], prompts: Sequence[str], **kw: Any) -> Generation:
+        """`fn(model, prompts, ...)` on the prompts ordered by token length, answers put back in prompt order.
+
+        Batches of similar lengths pad far less (HH-RLHF prompts run from a few to hundreds of tokens), and
+        greedy answers do not depend on the order: only on each prompt and the padding numerics."""
+        prompts = list(prompts)
+        kw = dict(max_new_tokens=self.max_new_tokens, chat=False, batch_size=self.batch_size,
+                  max_prompt_tokens=self.max_prompt_tokens, progress=False, **kw)
+        if not self.sort_by_length or len(prompts) <= self.batch_size:
+            return fn(self.model, prompts, **kw)
+        lengths = [len(self.model.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
+        gen = fn(self.model, [prompts[i] for i in order], **kw)
+        back = [0] * len(order)
+        for j, i in enumerate(order):
+            back[i] = j
+        return Generation(prompts=prompts, prompt_ids=[gen.prompt_ids[j] for j in back],
+                          tokens=[gen.tokens[j] for j in back], texts=[gen.texts[j] for j in back],
+                          seconds=gen.seconds)
+
+    def _gen(self, prompts: Sequence[str] | None = None, **kw: Any) -> Generation:
+        return self._sorted(generate, prompts or self.prompts, **kw)
 
     def _outputs(self, method: str, gen, **info: Any) -> Outputs:
         return Outputs(method, gen.texts, self.reward(self.raw_prompts, gen.texts), gen.seconds, info)
@@ -101,8 +122,7 @@ class Evaluator:
         return Outputs(f"best-of-{n}", texts, rewards, secs, {"n": n})
 
     def re_control(self, value: ValueFunction, cfg: ControlConfig) -> Outputs:
-        gen = controlled_generate(self.model, self.prompts, value, cfg, max_new_tokens=self.max_new_tokens,
-                                  batch_size=self.batch_size, max_prompt_tokens=self.max_prompt_tokens, progress=False)
+        gen = self._sorted(lambda model, prompts, **kw: controlled_generate(model, prompts, value, cfg, **kw), self.prompts)
         return self._outputs("RE-Control", gen, step_size=cfg.step_size, n_steps=cfg.n_steps, penalty=cfg.penalty)
 
 

@@ -146,7 +146,7 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
                        width=cfg.width, depth=cfg.depth, activation=cfg.activation, standardize=cfg.standardize)
     tcfg = TrainConfig(lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.train_batch_size, val_fraction=cfg.val_fraction,
                        discount=cfg.discount, detach_target=cfg.detach_target, weight_decay=cfg.weight_decay,
-                       patience=cfg.patience, seed=cfg.train_seed)
+                       patience=cfg.patience, select=cfg.value_select, seed=cfg.train_seed)
     t0 = time.perf_counter()
     device = distributed.default_device(cfg.device)
     ckpt = Checkpoints(step.path / "checkpoints")
@@ -217,10 +217,25 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
         outputs.append(method("static-editing", lambda: ev.static(edit, tuning["best_scale"])))
         for n in cfg.best_of:
             outputs.append(method(f"best-of-{n}", lambda n=n: ev.best_of(n, seed=cfg.eval_seed)))
+    embed = CachedEmbed()
+    curve = None
+    if cfg.tradeoff or cfg.auto_control:
+        # validation prompts only; it comes first so that auto_control can pick the test setting from it
+        say("trade-off curve on validation prompts")
+        curve = tradeoff_curve(ev_val, value, base_val, cfg.tradeoff_step_sizes, cfg.tradeoff_n_steps, cfg.penalty,
+                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress, embed=embed, run=method)
+        if cfg.auto_control:
+            extra["control_selection"] = choose_control(curve, cfg.max_diversity_drop, cfg.max_coherence_drop)
+            sel = extra["control_selection"]
+            control = ControlConfig(sel["step_size"], sel["n_steps"], cfg.penalty)
+            say(f"chose step size {control.step_size} x {control.n_steps} steps on validation ({sel['reason']})")
+        write_json(step.file("tradeoff.json"), {"reward": cfg.reward, "model": cfg.model,
+                                                **({"selection": extra["control_selection"]} if cfg.auto_control else {}),
+                                                **curve})
+        extra["tradeoff"] = curve
     ctl = method("re-control", lambda: ev.re_control(value, control))
     outputs.append(ctl)
     say("scoring diversity, coherence and win rates")
-    embed = CachedEmbed()
     rows = [summarize(o, ev.raw_prompts, reward, references, cfg.n_boot, cfg.eval_seed, embed) for o in outputs]
     diff = control_vs_base(ctl, base, cfg.n_boot, cfg.eval_seed)
     write_json(step.file("table.json"), rows)
@@ -228,15 +243,39 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
         {"prompt": p, **({"reference": references[i]} if references else {}),
          **{o.method: {"response": o.texts[i], "reward": float(o.rewards[i])} for o in outputs}}
         for i, p in enumerate(ev.raw_prompts)])
-    if cfg.tradeoff:
-        say("trade-off curve on validation prompts")
-        curve = tradeoff_curve(ev_val, value, base_val, cfg.tradeoff_step_sizes, cfg.tradeoff_n_steps, cfg.penalty,
-                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress, embed=embed, run=method)
-        write_json(step.file("tradeoff.json"), {"reward": cfg.reward, "model": cfg.model, **curve})
     return step.finish({
         "model": cfg.model, "dataset": cfg.dataset, "reward": cfg.reward, "n_eval": len(test),
+        "control": {"step_size": control.step_size, "n_steps": control.n_steps, "penalty": control.penalty},
         "table": rows, "re_control_minus_base": diff, **extra,
     })
+
+
+def choose_control(curve: dict[str, Any], max_diversity_drop: float = 0.10,
+                   max_coherence_drop: float = 0.15) -> dict[str, Any]:
+    """Step size x steps from a validation trade-off curve: the largest reward gain among the settings whose
+    diversity and coherence stay within the allowed relative drops of base (ties: the weaker control); when
+    none does, the one with the smallest total drop."""
+    base = curve["base"]
+
+    def drops(p):
+        return ((base["diversity"] - p["diversity"]) / max(abs(base["diversity"]), 1e-12),
+                (base["coherence"] - p["coherence"]) / max(abs(base["coherence"]), 1e-12))
+
+    points = curve["points"]
+    if not points:
+        raise ValueError("auto_control needs at least one trade-off setting (tradeoff_step_sizes x tradeoff_n_steps)")
+    ok = [p for p in points if drops(p)[0] <= max_diversity_drop and drops(p)[1] <= max_coherence_drop]
+    if ok:
+        best = max(ok, key=lambda p: (p["reward_gain"], -p["step_size"] * p["n_steps"]))
+        reason = (f"largest validation reward gain {best['reward_gain']:+.4f} among {len(ok)} of {len(points)} settings "
+                  f"within {max_diversity_drop:.0%} diversity and {max_coherence_drop:.0%} coherence of base")
+    else:
+        best = min(points, key=lambda p: sum(max(0.0, x) for x in drops(p)))
+        reason = "no setting kept diversity and coherence near base; took the one that moved them least"
+    return {"step_size": best["step_size"], "n_steps": best["n_steps"], "reason": reason,
+            "validation": {k: best[k] for k in ("reward_gain", "reward_gain_low", "reward_gain_high", "diversity",
+                                                "coherence")},
+            "feasible": [(p["step_size"], p["n_steps"]) for p in ok]}
 
 
 def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress):

@@ -49,3 +49,64 @@ def test_cached_embed_embeds_each_text_once():
     second = cache(["dog", "sun"])
     assert calls == [["cat", "dog"], ["sun"]]
     assert torch.equal(first[0], first[2]) and torch.equal(second[0], first[1])
+
+
+def test_choose_control_takes_the_largest_gain_that_keeps_diversity_and_coherence_near_base():
+    from methods.re_control.pipeline import choose_control
+
+    def point(a, k, gain, div, coh):
+        return {"step_size": a, "n_steps": k, "reward_gain": gain, "reward_gain_low": gain - 0.01,
+                "reward_gain_high": gain + 0.01, "diversity": div, "coherence": coh}
+
+    curve = {"base": {"diversity": 0.6, "coherence": 0.5}, "points": [
+        point(0.5, 30, 0.02, 0.60, 0.49),
+        point(1.0, 10, 0.03, 0.58, 0.44),  # coherence -12%: allowed
+        point(1.0, 30, 0.08, 0.59, 0.40),  # coherence -20%: too far
+        point(2.0, 30, 0.09, 0.50, 0.48),  # diversity -17%: too far
+    ]}
+    sel = choose_control(curve)
+    assert (sel["step_size"], sel["n_steps"]) == (1.0, 10)
+    assert sel["feasible"] == [(0.5, 30), (1.0, 10)]
+    assert sel["validation"]["reward_gain"] == 0.03
+    # looser limits admit the stronger setting; with none admissible, the one that moves them least
+    assert (choose_control(curve, 0.1, 0.25)["step_size"], choose_control(curve, 0.1, 0.25)["n_steps"]) == (1.0, 30)
+    tight = choose_control(curve, 0.0, 0.0)
+    assert (tight["step_size"], tight["n_steps"]) == (0.5, 30) and tight["feasible"] == []
+    with pytest.raises(ValueError, match="at least one"):
+        choose_control({"base": curve["base"], "points": []})
+
+
+def test_settings_added_later_stay_out_of_step_configs_at_their_defaults(tmp_path):
+    from methods.re_control import REControlConfig
+    from methods.re_control.config import step_config
+
+    cfg = REControlConfig()
+    assert "value_select" not in step_config(cfg, "collect", tmp_path)
+    (tmp_path / "label").mkdir()
+    (tmp_path / "label" / "metrics.json").write_text("{}")
+    (tmp_path / "label" / "config.json").write_text("{}")
+    assert "value_select" not in step_config(cfg, "train-value", tmp_path)
+    assert step_config(REControlConfig(value_select="spearman"), "train-value", tmp_path)["value_select"] == "spearman"
+
+
+def test_length_sorted_batches_answer_each_prompt_in_its_own_place(stories):
+    """The evaluator batches prompts by length; every answer (plain and controlled) must land on its prompt."""
+    from methods.re_control import ControlConfig, ValueConfig, ValueFunction
+    from methods.re_control.evaluate import Evaluator
+
+    prompts = ["Once", "The dog was very happy because the sun", "Lily saw", "A big red ball rolled down the hill and",
+               "Tom", "She went to the park with her mom and"]
+
+    def ev(sort):
+        return Evaluator(model=stories, prompts=prompts, raw_prompts=prompts, reward=length_reward, max_new_tokens=6,
+                         batch_size=2, sort_by_length=sort)
+
+    plain, ordered = ev(False).base(), ev(True).base()
+    assert ordered.texts == plain.texts
+    one_by_one = [Evaluator(model=stories, prompts=[p], raw_prompts=[p], reward=length_reward, max_new_tokens=6,
+                            batch_size=1).base().texts[0] for p in prompts]
+    assert ordered.texts == one_by_one
+    torch.manual_seed(0)
+    value = ValueFunction(ValueConfig(d_model=stories.d_model, model=stories.spec, tokenizer_size=len(stories.tokenizer)))
+    cfg = ControlConfig(0.5, 3)
+    assert ev(True).re_control(value, cfg).texts == ev(False).re_control(value, cfg).texts

@@ -8,18 +8,19 @@ from methods.re_control.value import resolve_value_folder
 from tests.conftest import cached_model
 
 
-def narrow_model(tmp_path, width=32):
-    """A tiny random Llama of width 32 with the byte tokenizer (a model of another width than 64)."""
+def narrow_model(tmp_path, width=32, heads=4, kv_heads=2):
+    """A tiny random Llama of width `width` with the byte tokenizer (a model of another width than 64)."""
     from interp.models import load_model
     from interp.models.tiny_random import byte_tokenizer
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(hidden_size=width, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, max_position_embeddings=128, vocab_size=259, bos_token_id=256,
+    cfg = LlamaConfig(hidden_size=width, intermediate_size=64, num_hidden_layers=2, num_attention_heads=heads,
+                      num_key_value_heads=kv_heads, max_position_embeddings=128, vocab_size=259, bos_token_id=256,
                       eos_token_id=257, pad_token_id=258)
-    AutoModelForCausalLM.from_config(cfg).save_pretrained(tmp_path / "narrow", safe_serialization=True)
-    byte_tokenizer().save_pretrained(tmp_path / "narrow")
-    return load_model(str(tmp_path / "narrow"), device="cpu")
+    folder = tmp_path / f"width{width}"
+    AutoModelForCausalLM.from_config(cfg).save_pretrained(folder, safe_serialization=True)
+    byte_tokenizer().save_pretrained(folder)
+    return load_model(str(folder), device="cpu")
 
 
 def small_value(d=64, **kw):
@@ -64,6 +65,20 @@ def test_value_for_width_64_refuses_a_model_of_width_32(tmp_path):
         controlled_generate(model, ["hi"], v, ControlConfig(0.5, 2), max_new_tokens=2, progress=False)
     with pytest.raises(ValueError, match="width 64"):
         v(torch.zeros(2, 32))
+
+
+def test_value_for_width_64_refuses_a_model_of_width_576(tmp_path):
+    """The issue's case: a value function trained at width 64 (stories260k) against SmolLM2's width, 576
+    (a two-layer random Llama of that width, 9 heads of 64 like SmolLM2-135M)."""
+    v = small_value()
+    model = narrow_model(tmp_path, width=576, heads=9, kv_heads=3)
+    assert model.d_model == 576
+    with pytest.raises(ValueError, match=r"d_model=64.*d_model=576"):
+        v.check(model)
+    with pytest.raises(ValueError, match="retrain it for this model"):
+        controlled_generate(model, ["hi"], v, ControlConfig(0.5, 2), max_new_tokens=2, progress=False)
+    with pytest.raises(ValueError, match="width 64"):
+        v(torch.zeros(2, 576))
 
 
 def test_value_refuses_a_model_with_another_tokenizer():
