@@ -11,7 +11,8 @@ seeded random one is used unless --value names a trained one.
 
 The methods are timed alternately (plain, control, Best-of-4, plain, ...; medians of --repeat),
 after a short warm-up of each, so load that comes and goes on a shared machine does not land on
-one side of a ratio. --best-of 0 leaves Best-of-N out (it costs N plain runs per repeat).
+one side of a ratio; the *_cpu ratios use this process's CPU seconds, which other jobs on a shared
+CPU machine hardly change (wall ratios there can be off by 2x either way). --best-of 0 leaves Best-of-N out (it costs N plain runs per repeat).
 """
 from __future__ import annotations
 
@@ -25,19 +26,23 @@ import torch
 from benchmarks.common import emit
 
 
-def timeit_alternating(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Median seconds of each function, run in turn once per repeat (a, b, c, a, b, c, ...)."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
+def timeit_alternating(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each function, run in turn once per repeat (a, b, c, a, b, c, ...).
+
+    CPU seconds (this process, all its threads) hardly move with other jobs on a shared machine, where
+    wall seconds swing with their load; on a GPU only the wall time means anything."""
+    times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+            times[name]["wall"].append(time.perf_counter() - t)
+            times[name]["cpu"].append(time.process_time() - c)
+    return {k: {kind: statistics.median(v) for kind, v in d.items()} for k, d in times.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -88,12 +93,15 @@ def main(argv: list[str] | None = None) -> dict:
         "model": args.model, "device": str(model.device), "batch": args.batch, "new_tokens": args.new_tokens,
         "step_size": args.step_size, "n_steps": args.n_steps, "value_width": value.cfg.width, "value_depth": value.cfg.depth,
         "value": args.value or "random", "repeat": args.repeat, "torch_threads": torch.get_num_threads(),
-        "plain_seconds": t["plain"], "re_control_seconds": t["re_control"],
-        "re_control_over_plain": t["re_control"] / t["plain"],
+        "plain_seconds": t["plain"]["wall"], "re_control_seconds": t["re_control"]["wall"],
+        "re_control_over_plain": t["re_control"]["wall"] / t["plain"]["wall"],
+        "plain_cpu_seconds": t["plain"]["cpu"], "re_control_cpu_seconds": t["re_control"]["cpu"],
+        "re_control_over_plain_cpu": t["re_control"]["cpu"] / t["plain"]["cpu"],
     }
     if args.best_of:
         n = args.best_of
-        result.update({f"best_of_{n}_seconds": t["best_of"], f"best_of_{n}_over_plain": t["best_of"] / t["plain"]})
+        result.update({f"best_of_{n}_seconds": t["best_of"]["wall"], f"best_of_{n}_over_plain": t["best_of"]["wall"] / t["plain"]["wall"],
+                       f"best_of_{n}_over_plain_cpu": t["best_of"]["cpu"] / t["plain"]["cpu"]})
     emit(result)
     return result
 
