@@ -46,3 +46,15 @@ def test_settings_are_checked():
         update(RLHFConfig(), learning_rate=1.0)
     cfg = PipelineConfig.small()
     assert update(cfg.rlhf, lr=None, steps=7).steps == 7 and update(cfg.rlhf, lr=None).lr == cfg.rlhf.lr
+
+
+def test_cpu_preset_and_sae_settings():
+    from methods.reward_divergence.config import SAEStepConfig, cpu_smollm2
+
+    cfg = cpu_smollm2()
+    assert cfg.rlhf.policy == "smollm2-135m-instruct" and cfg.rlhf.lora_r > 0 and not cfg.rlhf.gradient_checkpointing
+    assert cfg.saes.skip_first == 1 and cfg.saes.max_norm_ratio > 0 and cfg.divergence.top_k == 3
+    with pytest.raises(ValueError, match="skip_first"):
+        SAEStepConfig(skip_first=-1)
+    with pytest.raises(ValueError, match="max_norm_ratio"):
+        SAEStepConfig(max_norm_ratio=-1.0)
