@@ -114,12 +114,17 @@ def activation_divergence(
     batch_size: int = 16,
     max_length: int | None = 128,
     progress: bool = True,
+    skip_first: int = 0,
 ) -> dict[str, Any]:
     """{kind: {"l2": [L], "rel_l2": [L], "cos": [L]}, "n_tokens": n}: means over the real tokens of the
     same texts in both models.
 
     `rel_l2` is the mean distance divided by the mean base norm, comparable across depths.
+    `skip_first` leaves out each text's first real tokens: the first is an attention sink whose
+    massive MLP output (norm ~24,000 against ~40 in SmolLM2's layer 11) would dominate the mean.
     """
+    if skip_first < 0:
+        raise ValueError(f"skip_first must be >= 0, got {skip_first}")
     if not texts:
         raise ValueError("activation divergence needs at least one text")
     if base.n_layers != tuned.n_layers or base.d_model != tuned.d_model:
@@ -135,6 +140,9 @@ def activation_divergence(
         ids, mask = base.tokenize(list(texts[start:start + batch_size]), max_length=max_length)
         acts_a = capture(base, ids, mask, sites)
         acts_b = capture(tuned, ids.to(tuned.device), mask.to(tuned.device), sites)
+        if skip_first:
+            position = mask.cumsum(dim=1) - 1  # index among each row's real tokens (padding may be on the left)
+            mask = mask * (position >= skip_first)
         for s in sites:
             part = token_divergence(acts_a[s], acts_b[s].to(acts_a[s].device), mask)
             for k, v in part.items():

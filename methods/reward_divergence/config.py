@@ -55,6 +55,7 @@ class DivergenceConfig:
     n_texts: int = 256
     max_length: int = 64
     batch_size: int = 16
+    skip_first: int = 1  # leave each text's attention-sink token out of activation divergence (see SAEConfig)
 
 
 @dataclass

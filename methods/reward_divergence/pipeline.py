@@ -112,7 +112,8 @@ def step_divergence(ctx: Context) -> dict[str, Any]:
     base, tuned = ctx.model("base"), ctx.model("tuned")
     params = parameter_divergence(base, tuned)
     _, held_out = analysis_texts(ctx.cfg.collect.seed)
-    acts = activation_divergence(base, tuned, held_out[: cfg.n_texts], batch_size=cfg.batch_size, max_length=cfg.max_length)
+    acts = activation_divergence(base, tuned, held_out[: cfg.n_texts], batch_size=cfg.batch_size, max_length=cfg.max_length,
+                                 skip_first=cfg.skip_first)
     values, descending = ranking_values(cfg.rank_by, params, acts)
     layers = rank_layers(values, cfg.top_k, descending)
     arrays = {"param": params.per_layer, "param_other": params.other, **acts, "rank_by": cfg.rank_by,

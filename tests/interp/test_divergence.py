@@ -86,3 +86,12 @@ def test_rank_layers_and_errors(pair):
     other = load_model("tiny-random-gpt2", device="cpu")
     with pytest.raises(ValueError, match="different parameters"):
         parameter_divergence(base, other)
+
+
+def test_skip_first_leaves_out_each_texts_first_token(pair):
+    base, tuned = pair
+    full = activation_divergence(base, tuned, TEXTS, progress=False)
+    rest = activation_divergence(base, tuned, TEXTS, progress=False, skip_first=1)
+    assert rest["n_tokens"] == full["n_tokens"] - len(TEXTS)  # one (the sink) per text, padding side notwithstanding
+    with pytest.raises(ValueError, match="skip_first"):
+        activation_divergence(base, tuned, TEXTS, progress=False, skip_first=-1)
