@@ -104,3 +104,38 @@ def probe_scatter(words: pd.DataFrame, model: str) -> go.Figure:
     fig.add_vline(x=0, line_color="lightgray")
     return _layout(fig, f"Reward probe ({model}): predicted vs lexicon valence of held-out words",
                    "lexicon valence (VADER)", "predicted valence", 420)
+
+
+def control_tradeoff(curve: dict[str, Any], max_diversity_drop: float = 0.10, max_coherence_drop: float = 0.15) -> go.Figure:
+    """RE-Control's validation trade-off: reward gain (with its paired 95% interval) and the relative
+    change in diversity and coherence against step size x steps; the acceptance limits dashed, the
+    selected setting (if any) marked."""
+    from plotly.subplots import make_subplots
+
+    points = sorted(curve["points"], key=lambda p: (p["step_size"] * p["n_steps"], p["step_size"]))
+    base = curve["base"]
+    labels = [f"{p['step_size']:g} x {p['n_steps']}" for p in points]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("reward gain over base (paired 95% CI)",
+                                                        "change relative to base"))
+    gain = [p["reward_gain"] for p in points]
+    fig.add_trace(go.Scatter(
+        x=labels, y=gain, mode="lines+markers", name="reward gain", marker_color=CHOSEN,
+        error_y=dict(type="data", symmetric=False, visible=True,
+                     array=[p["reward_gain_high"] - p["reward_gain"] for p in points],
+                     arrayminus=[p["reward_gain"] - p["reward_gain_low"] for p in points]),
+        hovertemplate="%{x}<br>gain %{y:+.4f}<extra></extra>",
+    ), row=1, col=1)
+    for name, color in (("diversity", "#1f77b4"), ("coherence", "#2ca02c")):
+        rel = [(p[name] - base[name]) / abs(base[name]) if base[name] else 0.0 for p in points]
+        fig.add_trace(go.Scatter(x=labels, y=rel, mode="lines+markers", name=name, marker_color=color,
+                                 hovertemplate=f"%{{x}}<br>{name} %{{y:+.1%}}<extra></extra>"), row=1, col=2)
+    fig.add_hline(y=0, line_color="lightgray", row=1, col=1)
+    fig.add_hline(y=-max_diversity_drop, line_dash="dash", line_color="#1f77b4", row=1, col=2)
+    fig.add_hline(y=-max_coherence_drop, line_dash="dash", line_color="#2ca02c", row=1, col=2)
+    fig.update_yaxes(tickformat="+.0%", row=1, col=2)
+    sel = curve.get("selection")
+    if sel:
+        chosen = f"{sel['step_size']:g} x {sel['n_steps']}"
+        fig.add_vline(x=labels.index(chosen) if chosen in labels else 0, line_dash="dot", line_color="gray")
+    return _layout(fig, f"RE-Control trade-off on {curve.get('n_prompts', '?')} validation prompts ({curve.get('reward')})",
+                   "step size x steps", "", 420)

@@ -14,6 +14,7 @@ PAGES = [
     ("divergence.py", "Layer divergence", ":material/stacked_line_chart:"),
     ("features.py", "Features", ":material/scatter_plot:"),
     ("playground.py", "Steering playground", ":material/tune:"),
+    ("tradeoff.py", "Control trade-off", ":material/show_chart:"),
     ("preference.py", "Preference generalisation", ":material/bar_chart:"),
     ("reward_probe.py", "Reward probe", ":material/query_stats:"),
 ]

@@ -30,10 +30,6 @@ def _cli(*argv: str) -> None:
         raise RuntimeError(f"`interp {' '.join(argv)}` exited with {rc}")
 
 
-def build_demo(root: Path) -> None:
-    _cli("demo", "--model", "stories260k", "--runs", str(root), "--max-new-tokens", "12")
-
-
 def build_divergence(root: Path) -> None:
     # the pipeline's own --small settings (the CI ones), with fewer permutations
     _cli("divergence", "run", "--name", DIVERGENCE, "--runs-dir", str(root), "--small", "--device", "cpu",
@@ -44,7 +40,8 @@ def build_re_control(root: Path) -> None:
     _cli("re-control", "run", "--run", RE_CONTROL, "--runs", str(root), "--model", "stories260k",
          "--dataset", "rt-polarity-prompts", "--reward", "vader-sentiment", "--n-train", "64",
          "--max-new-tokens", "16", "--n-eval", "8", "--n-val", "4", "--epochs", "20", "--batch-size", "32",
-         "--n-boot", "200", "--no-baselines", "--no-tradeoff", "--device", "cpu", "--quiet")
+         "--n-boot", "200", "--no-baselines", "--tradeoff-step-sizes", "0.5", "2", "--tradeoff-n-steps", "5",
+         "--device", "cpu", "--quiet")
 
 
 def build_vas(root: Path) -> None:
@@ -58,9 +55,9 @@ def build_reprpo(root: Path) -> None:
              "--runs-dir", str(root))
 
 
-BUILDERS = {"demo": build_demo, "divergence": build_divergence, "re_control": build_re_control, "vas": build_vas,
+BUILDERS = {"divergence": build_divergence, "re_control": build_re_control, "vas": build_vas,
             "reprpo": build_reprpo}
-RUN_DIRS = {"demo": ["demo"], "divergence": [DIVERGENCE], "re_control": [RE_CONTROL], "vas": [VAS],
+RUN_DIRS = {"divergence": [DIVERGENCE], "re_control": [RE_CONTROL], "vas": [VAS],
             "reprpo": [f"reprpo/alpaca_easy-{m}-{t}-s{s}" for m, t, s in REPRPO_RUNS]}
 
 

@@ -14,7 +14,6 @@ def test_runs_page_lists_runs_steps_and_metrics(runs_env):
     at = open_page("runs")
     assert not at.exception
     runs = at.dataframe[0].value.set_index("run")
-    assert runs.loc["demo", "pipeline"] == "demo"
     assert runs.loc[DIVERGENCE, "pipeline"] == "reward-divergence"
     assert runs.loc[RE_CONTROL, "pipeline"] == "re-control" and runs.loc[VAS, "pipeline"] == "vas"
     assert runs.loc["reprpo/alpaca_easy-dpo-none-s0", "pipeline"] == "reprpo"
@@ -22,12 +21,13 @@ def test_runs_page_lists_runs_steps_and_metrics(runs_env):
     assert (runs["status"] == "finished").all()
 
     table = at.dataframe[1].value
-    row = table[(table.run == "demo") & (table.step == "backbone")]
+    row = table[(table.run == RE_CONTROL) & (table.step == "collect")]
     assert len(row) == 1 and row.iloc[0].status == "finished"
-    metrics = json.loads((runs_env / "demo" / "backbone" / "metrics.json").read_text())
+    at.selectbox(key="inspect").select(f"{RE_CONTROL} / collect").run()
+    metrics = json.loads((runs_env / RE_CONTROL / "collect" / "metrics.json").read_text())
     shown = at.json[1].value  # the metrics panel of the selected step
     data = json.loads(shown) if isinstance(shown, str) else shown
-    assert data["base_sentiment"] == metrics["base_sentiment"]
+    assert data["n_trajectories"] == metrics["n_trajectories"] and data["seconds"] == metrics["seconds"]
 
 
 @pytest.mark.slow
