@@ -137,5 +137,6 @@ def control_tradeoff(curve: dict[str, Any], max_diversity_drop: float = 0.10, ma
     if sel:
         chosen = f"{sel['step_size']:g} x {sel['n_steps']}"
         fig.add_vline(x=labels.index(chosen) if chosen in labels else 0, line_dash="dot", line_color="gray")
-    return _layout(fig, f"RE-Control trade-off on {curve.get('n_prompts', '?')} validation prompts ({curve.get('reward')})",
-                   "step size x steps", "", 420)
+    fig = _layout(fig, f"RE-Control trade-off on {curve.get('n_prompts', '?')} validation prompts ({curve.get('reward')})",
+                  "step size x steps", "", 440)
+    return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="right", x=1.0))
