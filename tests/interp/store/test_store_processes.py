@@ -55,8 +55,9 @@ def test_peak_memory_flat_when_collecting_ten_times_more(tmp_path):
     print(f"10x: {large['rows']} rows, {mb(large['bytes'])} MiB on disk, peak RSS collect {mb(large['peak_rss'])} MiB, "
           f"read {mb(large['read_peak_rss'])} MiB (ru_maxrss {mb(large['ru_maxrss'])} MiB), {large['seconds']:.1f}s")
     assert large["rows"] > 9 * small["rows"] and large["shards"] > 50
-    # the data is big enough that keeping it in memory would break the 25% bound below
-    assert large["bytes"] > 0.35 * small["peak_rss"]
+    # the data is big enough that keeping it in memory would break the 25% bound below (0.3 > 0.25 leaves a
+    # margin; the small job's RSS is mostly torch and the model, ~650 MB, and grows with every import)
+    assert large["bytes"] > 0.3 * small["peak_rss"]
     assert large["peak_rss"] < 1.25 * small["peak_rss"]
     assert large["read_peak_rss"] < 1.25 * small["read_peak_rss"]
     assert large["ru_maxrss"] < 1.25 * small["ru_maxrss"]
