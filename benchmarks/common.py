@@ -14,16 +14,7 @@ def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     """Median seconds of `repeat` runs after `warmup` runs (synchronising CUDA)."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeat):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median([_seconds(fn) for _ in range(repeat)])
 
 
 def timeit_pair(fa: Callable[[], object], fb: Callable[[], object], repeat: int = 5, warmup: int = 1) -> tuple[float, float]:
@@ -37,15 +28,20 @@ def timeit_pair(fa: Callable[[], object], fb: Callable[[], object], repeat: int 
         fb()
     ta, tb = [], []
     for _ in range(repeat):
-        for fn, out in ((fa, ta), (fb, tb)):
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            t = time.perf_counter()
-            fn()
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            out.append(time.perf_counter() - t)
+        ta.append(_seconds(fa))
+        tb.append(_seconds(fb))
     return statistics.median(ta), statistics.median(tb)
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    """Wall seconds of one call, CUDA work included."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - t
 
 
 def plain_hf(model):
