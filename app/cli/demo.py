@@ -1,96 +1,170 @@
-"""`interp demo`: the main job on the embedded default model.
+"""`interp demo`: the main job. Compact RE-Control, VAS, ReprPO and reward-divergence runs on the
+embedded default model into RUNS/demo/<method>/, one summary table of their measured effects read
+back from the files they wrote, and the `interp app` command that opens them in the explorer.
 
-For now (the backbone): load the model, capture the residual stream, build a steering vector
-from contrasting prompts, generate with and without it, and print a short report of measured
-effects. Each method pipeline adds its compact run here as it lands.
+The settings live in app/demo/plan.py; each method runs through its own pipeline functions
+(app/demo/pipelines.py), so finished steps are reused on a re-run and `--force` redoes them. A
+pipeline that fails is reported in the table with its error; the others still run.
 """
 from __future__ import annotations
 
 import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job on the embedded default model and print a report")
-    p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct)")
-    p.add_argument("--runs", default="runs", help="runs directory (the demo writes runs/demo/)")
-    p.add_argument("--max-new-tokens", type=int, default=32)
-    p.add_argument("--force", action="store_true", help="redo finished steps")
+    from app.demo.plan import METHODS
+
+    p = sub.add_parser("demo", help="run compact RE-Control, VAS, ReprPO and reward-divergence pipelines on the "
+                       "default model and print one table of their measured effects")
+    p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct; stories260k runs toy "
+                   "sizes in seconds)")
+    p.add_argument("--runs", default="runs", help="runs directory: the demo writes RUNS/demo/<method>/ (default: runs)")
+    p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--force", action="store_true", help="redo finished steps instead of reusing them")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core that the load "
+                   "average leaves free, at least 1)")
+    p.add_argument("--serve", action="store_true", help="then serve the explorer on the demo's runs")
+    p.add_argument("--port", type=int, default=8501, help="explorer port with --serve (default 8501)")
     p.set_defaults(func=run)
 
 
-POSITIVE = ["I love this, it is wonderful and makes me happy.", "What a delightful, beautiful day!",
-            "This is the best thing ever, fantastic!"]
-NEGATIVE = ["I hate this, it is awful and makes me sad.", "What a miserable, horrible day!",
-            "This is the worst thing ever, terrible!"]
-PROMPTS = ["Tell me about your weekend.", "Write one sentence about the weather.", "Describe the city you live in.",
-           "What do you think of Mondays?"]
+def chosen_methods(only: str | None) -> list[str]:
+    from app.demo.plan import METHODS
+
+    if not only:
+        return list(METHODS)
+    names = [x.strip().replace("-", "_") for x in only.split(",") if x.strip()]
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise ValueError(f"--only {only!r}: choose among {', '.join(METHODS)}")
+    return [m for m in METHODS if m in names]
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from app.cli.common import table
-    from interp import DEFAULT_MODEL, AddVector, capture_texts, generate, load_model, resid_post
-    from interp.io import write_json, write_jsonl
-    from interp.runs import open_step
-    from interp.steering import contrast_vector
+    from app.demo.plan import TITLES, make_plan
+    from app.demo.summary import render
+    from interp import DEFAULT_MODEL
+    from interp.io import write_json
 
     spec = args.model or DEFAULT_MODEL
-    t0 = time.perf_counter()
-    print(f"[1/4] loading {spec} (converted once into the cache, then loaded from safetensors)")
-    model = load_model(spec)
-    load_s = time.perf_counter() - t0
-    layer = model.n_layers // 2
-    site = resid_post(layer)
-    config = {"model": spec, "site": str(site), "max_new_tokens": args.max_new_tokens, "strength": 0.5,
-              "prompts": PROMPTS, "positive": POSITIVE, "negative": NEGATIVE}
-    step = open_step(Path(args.runs) / "demo", "backbone", config, force=args.force)
-    if step.done:
-        print(f"reusing finished step {step.path}")
-        metrics = step.metrics()
-    else:
-        print(f"[2/4] capturing {site} on {len(POSITIVE) + len(NEGATIVE)} contrasting prompts")
-        acts = capture_texts(model, POSITIVE + NEGATIVE, [site], pool="last")[site]
-        vec = contrast_vector(model, site, POSITIVE, NEGATIVE)
-        # the unit direction, scaled to a fraction of the typical residual norm at this site
-        strength = config["strength"] * acts.norm(dim=-1).mean().item()
-        print("[3/4] generating without and with the steering vector")
-        base = generate(model, PROMPTS, max_new_tokens=args.max_new_tokens, chat=None, progress=False)
-        steered = generate(model, PROMPTS, max_new_tokens=args.max_new_tokens, chat=None, progress=False,
-                           interventions=[AddVector(site, vec / vec.norm(), scale=strength)])
-        print("[4/4] scoring sentiment with VADER")
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    methods = chosen_methods(args.only)
+    plan = make_plan(spec)
+    root = Path(args.runs) / "demo"
+    print(f"interp demo: {len(methods)} pipeline(s) on {spec} ({plan.profile} settings) into {root}/; "
+          f"finished steps are {'redone (--force)' if args.force else 'reused'}", flush=True)
+    threads = args.threads or plan.threads or free_cores()
+    print(f"torch threads: {threads}", flush=True)
+    start = time.perf_counter()
+    with _threads(threads):
+        status = run_pipelines(plan, root, methods, args.force)
+    rows = summary_rows(root, status)
+    total = time.perf_counter() - start
+    write_json(root / "summary.json", {"model": spec, "profile": plan.profile, "seconds": total,
+                                       "pipelines": status, "rows": [r.as_dict() for r in rows]})
 
-        vader = SentimentIntensityAnalyzer()
-        score = lambda texts: [vader.polarity_scores(t)["compound"] for t in texts]  # noqa: E731
-        b, s = score(base.texts), score(steered.texts)
-        write_jsonl(step.file("generations.jsonl"), [
-            {"prompt": p, "base": bt, "steered": st, "base_sentiment": bs, "steered_sentiment": ss}
-            for p, bt, st, bs, ss in zip(PROMPTS, base.texts, steered.texts, b, s)])
-        write_json(step.file("vector.json"), {"site": str(site), "norm": vec.norm().item()})
-        metrics = {
-            "model": spec, "n_layers": model.n_layers, "d_model": model.d_model, "site": str(site),
-            "steering_vector_norm": vec.norm().item(),
-            "positive_negative_cosine": float(_cos(acts[: len(POSITIVE)].mean(0), acts[len(POSITIVE):].mean(0))),
-            "base_sentiment": sum(b) / len(b), "steered_sentiment": sum(s) / len(s),
-            "base_seconds": base.seconds, "steered_seconds": steered.seconds,
-            "examples": [{"prompt": PROMPTS[0], "base": base.texts[0], "steered": steered.texts[0]}],
-        }
-        step.finish(metrics)
-    print()
-    print(table([
-        {"measure": "model", "value": f"{metrics['model']} ({metrics['n_layers']} layers, d_model {metrics['d_model']})"},
-        {"measure": "load seconds", "value": f"{load_s:.1f}"},
-        {"measure": "steering site", "value": metrics["site"]},
-        {"measure": "mean VADER sentiment, base", "value": f"{metrics['base_sentiment']:+.3f}"},
-        {"measure": "mean VADER sentiment, steered", "value": f"{metrics['steered_sentiment']:+.3f}"},
-        {"measure": "generation seconds base / steered", "value": f"{metrics['base_seconds']:.1f} / {metrics['steered_seconds']:.1f}"},
-    ]))
-    ex = metrics["examples"][0]
-    print(f"\nprompt:  {ex['prompt']}\nbase:    {ex['base']!r}\nsteered: {ex['steered']!r}")
-    print(f"\nrun directory: {step.path}")
-    return 0
+    print(f"\nMeasured effects on {spec} ({plan.profile} demo settings; every number is read from the file named "
+          f"in the last column, under {root}/):\n")
+    print(render(rows))
+    print("\nwall time: " + ", ".join(f"{TITLES[n]} {s['seconds']:.0f} s" for n, s in status.items())
+          + f"; total {total:.0f} s")
+    failed = [TITLES[n] for n, s in status.items() if not s["ok"]]
+    if failed:
+        print(f"failed: {', '.join(failed)} (see the errors above; the other pipelines' results stand)")
+    if args.serve:
+        from argparse import Namespace
+
+        from app.cli import app_cmd
+
+        print(flush=True)
+        return app_cmd.run(Namespace(runs=str(root), port=args.port, host="127.0.0.1"))
+    print(f"\nExplore the runs: interp app --runs {root}" + (f" --port {args.port}" if args.port != 8501 else ""))
+    return 1 if failed else 0
 
 
-def _cos(a, b) -> float:
-    return float((a @ b) / (a.norm() * b.norm()).clamp(min=1e-12))
+def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str, dict]:
+    """Each method's pipeline in turn; a failure is recorded (and its traceback printed), never raised."""
+    from app.demo.pipelines import RUNNERS, SharedModel, finished_steps
+    from app.demo.plan import STEPS, TITLES
+
+    model = SharedModel(plan.model)
+    status: dict[str, dict] = {}
+    for i, name in enumerate(methods, 1):
+        run_dir = root / name
+        before = finished_steps(run_dir)
+        print(f"\n[{i}/{len(methods)}] {TITLES[name]}: {STEPS[name]} -> {run_dir}", flush=True)
+        t0, c0 = time.perf_counter(), time.process_time()
+        error = None
+        try:
+            RUNNERS[name](plan, run_dir, model, force, True)
+        except Exception as e:  # noqa: BLE001 -- one pipeline's failure must not lose the others' results
+            traceback.print_exc()
+            error = f"{type(e).__name__}: {e}"
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        reused = [] if force else sorted(before & finished_steps(run_dir))
+        status[name] = {"ok": error is None, "error": error, "seconds": seconds, "cpu_seconds": cpu,
+                        "steps_reused": reused, "run_dir": str(run_dir)}
+        print(f"[{i}/{len(methods)}] {TITLES[name]}: {'FAILED' if error else 'done'} in {seconds:.0f} s "
+              f"(CPU {cpu:.0f} s)" + (f", {len(reused)} finished step(s) reused" if reused else ""), flush=True)
+    return status
+
+
+def summary_rows(root: Path, status: dict[str, dict]) -> list:
+    """The table's rows, read from the run files; a failed pipeline (or unreadable result) is a row saying so."""
+    from app.demo.plan import TITLES
+    from app.demo.summary import READERS, Row
+
+    rows: list[Row] = []
+    for name, st in status.items():
+        title = TITLES[name]
+        if st["error"]:
+            rows.append(Row(title, "FAILED (traceback above)", "-", f"{name}/", detail=_short(st["error"])))
+            continue
+        try:
+            rows.extend(READERS[name](root, title))
+        except Exception as e:  # noqa: BLE001 -- reported as the pipeline's row
+            rows.append(Row(title, "FAILED to read its results", "-", f"{name}/",
+                            detail=_short(f"{type(e).__name__}: {e}")))
+    return rows
+
+
+def free_cores() -> int:
+    """torch's default thread count (one per core) less the cores other jobs keep busy (1-minute load), at least 1.
+
+    torch's threads meet at a barrier in every operation, so a thread whose core another job also
+    wants stalls the rest. Measured on 2 cores shared with other jobs: a demo GRPO step took 26 s
+    with 2 threads (load ~4) and 5 s with 1 (load ~1-2).
+    """
+    import os
+
+    import torch
+
+    cores = torch.get_num_threads()
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:  # no load average on this platform
+        busy = 0
+    return max(1, cores - busy)
+
+
+@contextmanager
+def _threads(n: int | None):
+    """torch's intra-op threads set to `n` for the demo (None: unchanged), restored afterwards."""
+    if not n:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _short(text: str, n: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."

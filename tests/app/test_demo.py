@@ -1,0 +1,158 @@
+"""`interp demo` on stories260k: four real (tiny) pipelines, one summary table read from their files, reuse on re-run."""
+import contextlib
+import io
+import time
+
+import pytest
+
+from app.cli import main
+from interp.io import read_json
+
+
+def _demo(runs, *extra: str) -> tuple[int, str, float]:
+    out = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        rc = main(["demo", "--model", "stories260k", "--runs", str(runs), *extra])
+    return rc, out.getvalue(), time.perf_counter() - t0
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    rc, out, seconds = _demo(runs)
+    return runs, rc, out, seconds, read_json(runs / "demo" / "summary.json")
+
+
+def _line(out: str, effect: str) -> str:
+    """The table line of one measured effect."""
+    lines = [line for line in out.splitlines() if effect in line]
+    assert len(lines) == 1, f"expected one table line with {effect!r} in:\n{out}"
+    return lines[0]
+
+
+def _check(out: str, summary: dict, effect: str, value, low=None, high=None) -> None:
+    """The effect's row holds the file's numbers, in summary.json and in the printed table."""
+    rows = [r for r in summary["rows"] if effect in r["effect"]]
+    assert len(rows) == 1, effect
+    row = rows[0]
+    assert row["value"] == value and row["low"] == low and row["high"] == high, (effect, row)
+    line = _line(out, effect)
+    if isinstance(value, float):
+        assert (f"{value:+.3f}" if low is not None else f"{value:.3f}") in line, line
+    else:
+        assert str(value) in line, line
+    if low is not None:
+        assert f"[{low:+.3f}, {high:+.3f}]" in line, line
+
+
+@pytest.mark.slow
+def test_demo_prints_one_table_whose_numbers_are_the_run_files(demo_run):
+    runs, rc, out, _, summary = demo_run
+    demo = runs / "demo"
+    assert rc == 0, out
+    assert "Measured effects on stories260k" in out and "FAILED" not in out
+    assert out.rstrip().endswith(f"interp app --runs {demo}")
+    assert set(summary["pipelines"]) == {"re_control", "vas", "reprpo", "divergence"}
+    assert all(p["ok"] for p in summary["pipelines"].values())
+
+    m = read_json(demo / "re_control" / "evaluate" / "metrics.json")["re_control_minus_base"]
+    _check(out, summary, "reward gain over base greedy", m["difference"], m["low"], m["high"])
+    _check(out, summary, "value function: validation Spearman",
+           read_json(demo / "re_control" / "train-value" / "metrics.json")["val_spearman"])
+
+    vas = next(r for r in read_json(demo / "vas" / "evaluate" / "table.json")["rows"] if r["method"] == "vas")
+    _check(out, summary, f"reward gain at beta={vas['beta']:g}", vas["delta"], vas["delta_low"], vas["delta_high"])
+
+    ev = read_json(demo / "reprpo" / "eval" / "metrics.json")
+    _check(out, summary, "adapter/base, source test", ev["source_test.ratio_mean"])
+    _check(out, summary, "adapter/base, OOD target", ev["target_test.ratio_mean"])
+
+    rl = read_json(demo / "divergence" / "rlhf" / "metrics.json")["tuned_minus_base"]
+    _check(out, summary, "RL-tuned minus base reward", rl["mean"], rl["low"], rl["high"])
+    layers = read_json(demo / "divergence" / "divergence" / "metrics.json")["layers"]
+    _check(out, summary, "top divergent layers", ", ".join(map(str, layers)))
+    saes = read_json(demo / "divergence" / "saes" / "metrics.json")["saes"]
+    for e in {s["expansion"] for s in saes}:
+        ev_e = [s["explained_variance"] for s in saes if s["expansion"] == e]
+        _check(out, summary, f"SAE explained variance, {e:g}x", sum(ev_e) / len(ev_e))
+    counts = read_json(demo / "divergence" / "features" / "metrics.json")["counts"]
+    total = {n: sum(v for site in c.values() for v in site.values()) for n, c in counts.items()}
+    _check(out, summary, "reward-related SAE features", f"{total['base']} / {total['tuned']}")
+    tau = read_json(demo / "divergence" / "probe" / "metrics.json")["tuned"]["kendall_tau"]
+    _check(out, summary, "Kendall tau", tau)
+
+    # laid out for the explorer: one run per method under runs/demo, each of the kind its pipeline writes
+    from app.explorer.rundata import by_run, discover, run_kind
+
+    kinds = {name: run_kind(steps) for name, steps in by_run(discover(demo)).items()}
+    assert kinds == {"re_control": "re-control", "vas": "vas", "reprpo": "reprpo", "divergence": "reward-divergence"}
+
+
+@pytest.mark.slow
+def test_rerun_reuses_finished_steps(demo_run):
+    runs, _, first, first_seconds, before = demo_run
+    rc, out, seconds = _demo(runs)
+    assert rc == 0, out
+    after = read_json(runs / "demo" / "summary.json")
+    assert after["rows"] == before["rows"]  # same numbers: nothing was redone
+    def table(text: str) -> str:
+        return text[text.index("Measured effects"): text.index("wall time")]
+
+    assert table(out) == table(first)
+    for name, p in after["pipelines"].items():
+        steps = {d.name for d in (runs / "demo" / name).iterdir() if (d / "metrics.json").exists()}
+        assert set(p["steps_reused"]) == steps, name
+    assert seconds < first_seconds / 2, (seconds, first_seconds)
+
+
+@pytest.mark.slow
+def test_a_failing_pipeline_is_reported_and_the_others_stand(demo_run, monkeypatch):
+    from app.demo import pipelines
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated VAS failure")
+
+    monkeypatch.setitem(pipelines.RUNNERS, "vas", broken)
+    runs = demo_run[0]
+    rc, out, _ = _demo(runs, "--only", "re_control,vas")
+    assert rc == 1
+    line = _line(out, "FAILED (traceback above)")
+    assert line.startswith("VAS") and "RuntimeError: simulated VAS failure" in line
+    assert "reward gain over base greedy" in out  # RE-Control's row is still there
+    summary = read_json(runs / "demo" / "summary.json")
+    assert summary["pipelines"]["vas"]["error"] == "RuntimeError: simulated VAS failure"
+    assert summary["pipelines"]["re_control"]["ok"]
+
+
+def test_only_names_methods():
+    from app.cli.demo import chosen_methods
+
+    assert chosen_methods(None) == ["re_control", "vas", "reprpo", "divergence"]
+    assert chosen_methods("divergence,re-control") == ["re_control", "divergence"]
+    with pytest.raises(ValueError, match="choose among"):
+        chosen_methods("vas,dpo")
+
+
+def test_compact_plan_is_the_default_models():
+    from app.demo.plan import make_plan
+
+    plan = make_plan("smollm2-135m-instruct")
+    assert plan.profile == "compact" and plan.threads is None
+    assert plan.re_control.model == plan.reprpo.config.model == plan.divergence.rlhf.policy == "smollm2-135m-instruct"
+    assert plan.vas.value.backbone == "smollm2-135m-instruct"
+    assert make_plan("stories260k").profile == "tiny"
+
+
+def test_threads_leave_busy_cores_to_other_jobs(monkeypatch):
+    import os
+
+    import torch
+
+    from app.cli.demo import free_cores
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert free_cores() == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.7, 0.0, 0.0))
+    assert free_cores() == 1
