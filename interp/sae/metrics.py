@@ -14,7 +14,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.interventions import ApplyFunction, Replace, intervene
+from interp.interventions import ApplyFunction, intervene
 from interp.sae.train import check_sae_for
 from interp.sites import Site, parse_site
 
@@ -81,27 +81,42 @@ def ce_loss_recovered(
     batch_size: int = 16,
     max_length: int | None = 128,
     progress: bool = False,
+    skip_first: int = 0,
+    max_norm: float | None = None,
 ) -> dict[str, float]:
-    """CE of the clean model, with the SAE spliced in at `site`, and with `site` zero-ablated; and the fraction recovered."""
+    """CE of the clean model, with the SAE spliced in at `site`, and with `site` zero-ablated; and the fraction recovered.
+
+    Only real tokens at positions >= `skip_first` whose activation norm is <= `max_norm` (when
+    given) are spliced or ablated; the others keep their own activations in every run. That
+    measures an SAE on the tokens it was trained on when the attention sink (position 0) and
+    massive activations were left out of its training data.
+    """
     site = parse_site(site).resolve(model)
     check_sae_for(sae, model)
     sae = sae.to(model.device)
+    touch: dict[str, Tensor] = {}
+
+    def where(acts: Tensor) -> Tensor:
+        mask = touch["mask"]
+        if max_norm is not None:
+            mask = mask & (acts.float().norm(dim=-1) <= max_norm)
+        return mask[..., None]
 
     def splice(acts: Tensor) -> Tensor:
-        shape = acts.shape
-        out = sae(acts.reshape(-1, shape[-1]).to(sae.W_dec.dtype))
-        return out.reshape(shape).to(acts.dtype)
+        out = sae(acts.reshape(-1, acts.shape[-1]).to(sae.W_dec.dtype)).reshape(acts.shape).to(acts.dtype)
+        return torch.where(where(acts), out, acts)
 
-    variants = {
-        "clean": (),
-        "sae": (ApplyFunction(site, splice),),
-        "zero": (Replace(site, torch.zeros(model.d_model)),),
-    }
+    def zero(acts: Tensor) -> Tensor:
+        return torch.where(where(acts), torch.zeros_like(acts), acts)
+
+    variants = {"clean": (), "sae": (ApplyFunction(site, splice),), "zero": (ApplyFunction(site, zero),)}
     totals = {k: 0.0 for k in variants}
     count = 0
     starts = range(0, len(texts), batch_size)
     for start in tqdm(starts, desc=f"CE recovered {site.key}", unit="batch", disable=not progress):
         ids, mask = model.tokenize(list(texts[start:start + batch_size]), max_length=max_length)
+        position = mask.long().cumsum(-1) - 1  # left padding: a token's position counts real tokens only
+        touch["mask"] = (mask.bool() & (position >= skip_first)).to(model.device)
         for name, ivs in variants.items():
             with intervene(model, *ivs):
                 logits = model.forward(ids, mask).logits

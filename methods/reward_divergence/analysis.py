@@ -63,57 +63,15 @@ def site_rows(store, key: str, skip_first: int, max_norm_ratio: float = 0.0) -> 
     return rows, info
 
 
-@torch.no_grad()
 def ce_recovered(model, sae, site, texts: list[str], max_length: int | None, skip_first: int,
                  max_norm: float | None = None, batch_size: int = 16) -> dict[str, float]:
-    """CE loss recovered, splicing the SAE (or zeros) in at `site` only at real tokens at positions >= skip_first.
+    """CE loss recovered on the tokens the SAE models: positions the SAE was not trained on (the
+    attention sink at position 0) and massive activations above `max_norm` keep their own
+    activations in both the spliced and the ablated run (see `interp.sae.ce_loss_recovered`)."""
+    from interp.sae import ce_loss_recovered
 
-    Like `interp.sae.ce_loss_recovered`, but positions the SAE was not trained on (the attention
-    sink at position 0) keep their own activations in both the spliced and the ablated run, so
-    the numbers measure the SAE on the tokens it models; so do tokens whose activation norm is
-    above `max_norm` (massive activations). With skip_first=0 and no max_norm the two agree.
-    """
-    from interp.interventions import ApplyFunction, intervene
-    from interp.sae import check_sae_for, next_token_ce
-
-    site = site.resolve(model)
-    check_sae_for(sae, model)
-    sae = sae.to(model.device)
-    touch: dict[str, torch.Tensor] = {}
-
-    def where(acts: torch.Tensor) -> torch.Tensor:
-        mask = touch["mask"]
-        if max_norm is not None:
-            mask = mask & (acts.float().norm(dim=-1) <= max_norm)
-        return mask[..., None]
-
-    def splice(acts: torch.Tensor) -> torch.Tensor:
-        out = sae(acts.reshape(-1, acts.shape[-1]).to(sae.W_dec.dtype)).reshape(acts.shape).to(acts.dtype)
-        return torch.where(where(acts), out, acts)
-
-    def zero(acts: torch.Tensor) -> torch.Tensor:
-        return torch.where(where(acts), torch.zeros_like(acts), acts)
-
-    variants = {"clean": (), "sae": (ApplyFunction(site, splice),), "zero": (ApplyFunction(site, zero),)}
-    totals = {k: 0.0 for k in variants}
-    count = 0
-    for start in range(0, len(texts), batch_size):
-        ids, mask = model.tokenize(list(texts[start:start + batch_size]), max_length=max_length)
-        pos = mask.long().cumsum(-1) - 1  # left padding: a token's position counts real tokens only
-        touch["mask"] = (mask.bool() & (pos >= skip_first)).to(model.device)
-        for name, ivs in variants.items():
-            with intervene(model, *ivs):
-                logits = model.forward(ids, mask).logits
-            total, n = next_token_ce(logits, ids, mask)
-            totals[name] += total
-        count += n
-    if count == 0:
-        raise ValueError("no next-token predictions in the texts (each needs at least two tokens)")
-    ce = {k: v / count for k, v in totals.items()}
-    gap = ce["zero"] - ce["clean"]
-    return {"ce_clean": ce["clean"], "ce_sae": ce["sae"], "ce_zero": ce["zero"],
-            "ce_recovered": (ce["zero"] - ce["sae"]) / gap if abs(gap) > 1e-12 else float("nan"),
-            "n_predictions": count}
+    return ce_loss_recovered(model, sae, site, texts, batch_size=batch_size, max_length=max_length,
+                             skip_first=skip_first, max_norm=max_norm)
 
 
 def drop_first(table, skip_first: int, max_norm_ratio: float = 0.0):
