@@ -56,4 +56,6 @@ class ChatEndpoint:
             raise RuntimeError(f"{where} sent no choices[0].message.content") from None
 
     def scrub(self, text: str) -> str:
-        return text.replace(self.api_key, "***") if self.api_key else text
+        from interp.redact import redact
+
+        return redact(text, [self.api_key] if self.api_key else [])
