@@ -11,6 +11,7 @@ plus the paired bootstrap interval of RE-Control minus base on reward.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -19,7 +20,7 @@ from torch import Tensor
 
 from interp.generation import Generation, generate
 from interp.metrics import bootstrap_mean, coherence_scores, diversity, paired_bootstrap_diff, win_rate
-from methods.re_control.baselines import StaticEdit, best_of_n
+from methods.re_control.baselines import StaticEdit
 from methods.re_control.control import ControlConfig, controlled_generate
 from methods.re_control.value import ValueFunction
 
@@ -115,15 +116,35 @@ class Evaluator:
     def static(self, edit: StaticEdit, scale: float) -> Outputs:
         return self._outputs("static editing", self._gen(interventions=[edit.intervention(scale)]), scale=scale)
 
-    def best_of(self, n: int, seed: int) -> Outputs:
-        texts, rewards, secs = best_of_n(self.model, self.prompts, self.raw_prompts, self.reward, n, seed=seed,
-                                         max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
-                                         max_prompt_tokens=self.max_prompt_tokens, progress=False)
-        return Outputs(f"best-of-{n}", texts, rewards, secs, {"n": n})
+    def sample(self, seed: int) -> Outputs:
+        """One sampled response per prompt (temperature 1, `seed`), scored; seconds include the scoring,
+        since Best-of-N pays for both."""
+        gen = self._gen(do_sample=True, seed=seed)
+        t0 = time.perf_counter()
+        rewards = self.reward(self.raw_prompts, gen.texts)
+        return Outputs("sample", gen.texts, rewards, gen.seconds + time.perf_counter() - t0, {"seed": seed})
 
     def re_control(self, value: ValueFunction, cfg: ControlConfig) -> Outputs:
         gen = self._sorted(lambda model, prompts, **kw: controlled_generate(model, prompts, value, cfg, **kw), self.prompts)
         return self._outputs("RE-Control", gen, step_size=cfg.step_size, n_steps=cfg.n_steps, penalty=cfg.penalty)
+
+
+def best_of_samples(samples: Sequence[Outputs], ns: Sequence[int]) -> list[Outputs]:
+    """Best-of-N for each N in `ns` from one set of sampled passes: Best-of-N keeps, per prompt, the highest-reward
+    response among the first N samples, and costs the first N passes' seconds. Sharing the passes makes
+    Best-of-4 and Best-of-8 cost 8 generations instead of 12, and Best-of-8 contains Best-of-4's candidates."""
+    if not ns:
+        return []
+    if min(ns) < 1 or max(ns) > len(samples):
+        raise ValueError(f"Best-of-N needs 1 <= N <= {len(samples)} (the sampled passes), got {list(ns)}")
+    rewards = torch.stack([s.rewards for s in samples], 1)  # [prompt, sample]
+    out = []
+    for n in sorted(ns):
+        best = rewards[:, :n].argmax(1)
+        texts = [samples[int(j)].texts[i] for i, j in enumerate(best)]
+        out.append(Outputs(f"best-of-{n}", texts, rewards[:, :n].max(1).values, sum(s.seconds for s in samples[:n]),
+                           {"n": n}))
+    return out
 
 
 def summarize(

@@ -25,7 +25,8 @@ from methods.re_control.collect import collect_trajectories, load_trajectories
 from methods.re_control.config import REControlConfig, step_config
 from methods.re_control.control import ControlConfig
 from methods.re_control.data import load_task, raw_prompts, render_prompts
-from methods.re_control.evaluate import CachedEmbed, Evaluator, Outputs, control_vs_base, summarize, tradeoff_curve
+from methods.re_control.evaluate import (CachedEmbed, Evaluator, Outputs, best_of_samples, control_vs_base, summarize,
+                                        tradeoff_curve)
 from methods.re_control.train import TrainConfig, train_value
 from methods.re_control.value import ValueConfig, ValueFunction
 
@@ -215,8 +216,9 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
         edit, tuning = _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress)
         extra["static_editing"] = tuning
         outputs.append(method("static-editing", lambda: ev.static(edit, tuning["best_scale"])))
-        for n in cfg.best_of:
-            outputs.append(method(f"best-of-{n}", lambda n=n: ev.best_of(n, seed=cfg.eval_seed)))
+        if cfg.best_of:  # sampled passes shared by every N: pass j is seeded eval_seed + j
+            samples = [method(f"sample-{j}", lambda j=j: ev.sample(seed=cfg.eval_seed + j)) for j in range(max(cfg.best_of))]
+            outputs.extend(best_of_samples(samples, cfg.best_of))
     embed = CachedEmbed()
     curve = None
     if cfg.tradeoff or cfg.auto_control:

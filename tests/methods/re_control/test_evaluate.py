@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from methods.re_control.evaluate import CachedEmbed, Outputs, control_vs_base, summarize
+from methods.re_control.evaluate import CachedEmbed, Outputs, best_of_samples, control_vs_base, summarize
 
 
 def length_reward(prompts, responses):
@@ -110,3 +110,17 @@ def test_length_sorted_batches_answer_each_prompt_in_its_own_place(stories):
     value = ValueFunction(ValueConfig(d_model=stories.d_model, model=stories.spec, tokenizer_size=len(stories.tokenizer)))
     cfg = ControlConfig(0.5, 3)
     assert ev(True).re_control(value, cfg).texts == ev(False).re_control(value, cfg).texts
+
+
+def test_best_of_n_keeps_the_best_of_the_first_n_shared_samples():
+    # three sampled passes over two prompts; rewards per prompt: p0 = (1, 5, 9), p1 = (7, 2, 8)
+    samples = [Outputs("sample", ["a0", "a1"], torch.tensor([1.0, 7.0]), 2.0),
+               Outputs("sample", ["b0", "b1"], torch.tensor([5.0, 2.0]), 3.0),
+               Outputs("sample", ["c0", "c1"], torch.tensor([9.0, 8.0]), 4.0)]
+    bo1, bo2, bo3 = best_of_samples(samples, [3, 1, 2])
+    assert (bo1.method, bo1.texts, bo1.rewards.tolist(), bo1.seconds) == ("best-of-1", ["a0", "a1"], [1.0, 7.0], 2.0)
+    # best of the first two: p0 max(1, 5) = 5 from pass b; p1 max(7, 2) = 7 from pass a; cost 2 + 3 s
+    assert (bo2.texts, bo2.rewards.tolist(), bo2.seconds) == (["b0", "a1"], [5.0, 7.0], 5.0)
+    assert (bo3.texts, bo3.rewards.tolist(), bo3.seconds, bo3.info) == (["c0", "c1"], [9.0, 8.0], 9.0, {"n": 3})
+    with pytest.raises(ValueError, match="1 <= N <= 3"):
+        best_of_samples(samples, [4])
