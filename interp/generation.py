@@ -107,10 +107,10 @@ def generate_batch(
     with recording(model, sites) as rec:
         for step in range(config.max_new_tokens + 1):
             if config.use_cache:
-                out = model.forward(new_ids, mask, past_key_values=past, use_cache=True)
+                out = model.forward(new_ids, mask, past_key_values=past, use_cache=True, last_logits_only=True)
                 past = out.past_key_values
             else:
-                out = model.forward(ids, mask)
+                out = model.forward(ids, mask, last_logits_only=True)
             for s in sites:  # keep only the newest position's state
                 steps[s].append(rec[s][-1][:, -1].clone())
                 rec[s].clear()
