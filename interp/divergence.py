@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from interp.activations import capture
+from interp.models.model import positions_from_mask
 from interp.sites import Site
 
 if TYPE_CHECKING:
@@ -141,8 +142,7 @@ def activation_divergence(
         acts_a = capture(base, ids, mask, sites)
         acts_b = capture(tuned, ids.to(tuned.device), mask.to(tuned.device), sites)
         if skip_first:
-            position = mask.cumsum(dim=1) - 1  # index among each row's real tokens (padding may be on the left)
-            mask = mask * (position >= skip_first)
+            mask = mask * (positions_from_mask(mask) >= skip_first)  # index among each row's real tokens
         for s in sites:
             part = token_divergence(acts_a[s], acts_b[s].to(acts_a[s].device), mask)
             for k, v in part.items():

@@ -52,6 +52,12 @@ def _read(root: Path, rel: str) -> Any:
     return read_json(root / rel)
 
 
+def _value_row(root: Path, title: str, rel: str, key: str, what: str, unit: str) -> Row:
+    """A value function's validation Spearman, with its train/validation sizes."""
+    m = _read(root, rel)
+    return Row(title, what, m[key], f"{rel}:{key}", detail=f"{m['n_train']} train / {m['n_val']} val {unit}")
+
+
 def re_control_rows(root: Path, title: str) -> list[Row]:
     rel = "re_control/evaluate/metrics.json"
     m = _read(root, rel)
@@ -60,10 +66,8 @@ def re_control_rows(root: Path, title: str) -> list[Row]:
     rows = [Row(title, f"reward gain over base greedy ({m['reward']}, {d['n']} test prompts)", d["difference"],
                 f"{rel}:re_control_minus_base.difference", d["low"], d["high"],
                 f"base {base['reward']:.3f} -> {ctl['reward']:.3f}")]
-    tv_rel = "re_control/train-value/metrics.json"
-    tv = _read(root, tv_rel)
-    rows.append(Row(title, "value function: validation Spearman(V(s_T), reward)", tv["val_spearman"],
-                    f"{tv_rel}:val_spearman", detail=f"{tv['n_train']} train / {tv['n_val']} val trajectories"))
+    rows.append(_value_row(root, title, "re_control/train-value/metrics.json", "val_spearman",
+                           "value function: validation Spearman(V(s_T), reward)", "trajectories"))
     return rows
 
 
@@ -78,10 +82,8 @@ def vas_rows(root: Path, title: str) -> list[Row]:
         rows.append(Row(title, f"reward gain at beta={r['beta']:g} over base sampling ({t['reward']})", r["delta"],
                         f"{rel}:rows[{i}].delta", r["delta_low"], r["delta_high"],
                         f"base {base['reward']:.3f} -> {r['reward']:.3f}"))
-    tr_rel = "vas/train/metrics.json"
-    tr = _read(root, tr_rel)
-    rows.append(Row(title, "value model: validation Spearman(V at last token, reward)", tr["val_spearman_end"],
-                    f"{tr_rel}:val_spearman_end", detail=f"{tr['n_train']} train / {tr['n_val']} val rollouts"))
+    rows.append(_value_row(root, title, "vas/train/metrics.json", "val_spearman_end",
+                           "value model: validation Spearman(V at last token, reward)", "rollouts"))
     return rows
 
 

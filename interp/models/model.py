@@ -6,7 +6,9 @@ active at every step while paying no bridge overhead per call.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -165,7 +167,7 @@ class Model:
             attention_mask = torch.ones_like(input_ids)
         if position_ids is None:
             position_ids = positions_from_mask(attention_mask)[:, -input_ids.shape[1]:]
-        extra = {"logits_to_keep": 1} if last_logits_only and self._accepts_logits_to_keep() else {}
+        extra = {"logits_to_keep": 1} if last_logits_only and self._accepts_logits_to_keep else {}
         return self.hf(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -175,12 +177,9 @@ class Model:
             **extra,
         )
 
+    @cached_property
     def _accepts_logits_to_keep(self) -> bool:
-        if not hasattr(self, "_logits_to_keep"):
-            import inspect
-
-            self._logits_to_keep = "logits_to_keep" in inspect.signature(self.hf.forward).parameters
-        return self._logits_to_keep
+        return "logits_to_keep" in inspect.signature(self.hf.forward).parameters
 
     def logits(
         self, input_ids: Int[Tensor, "batch pos"], attention_mask: Int[Tensor, "batch pos"] | None = None

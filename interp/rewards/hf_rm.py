@@ -15,6 +15,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interp.models.model import positions_from_mask
 from interp.rewards.base import batched_scores, join_text
 
 
@@ -99,7 +100,7 @@ class HFReward:
         """Per-token classifier outputs read at each row's last real token."""
         kwargs = {}
         if self._takes_positions:  # left padding must not shift positions
-            kwargs["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
+            kwargs["position_ids"] = positions_from_mask(mask)
         per_token = self._per_token_logits(ids, mask, kwargs)
         if per_token is None:  # a classifier whose head does not see every position (e.g. BERT's [CLS])
             return self.model(input_ids=ids, attention_mask=mask, **kwargs).logits[:, self.label].float()

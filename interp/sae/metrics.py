@@ -15,6 +15,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.interventions import ApplyFunction, intervene
+from interp.models.model import positions_from_mask
 from interp.sae.train import check_sae_for
 from interp.sites import Site, parse_site
 
@@ -115,8 +116,7 @@ def ce_loss_recovered(
     starts = range(0, len(texts), batch_size)
     for start in tqdm(starts, desc=f"CE recovered {site.key}", unit="batch", disable=not progress):
         ids, mask = model.tokenize(list(texts[start:start + batch_size]), max_length=max_length)
-        position = mask.long().cumsum(-1) - 1  # left padding: a token's position counts real tokens only
-        touch["mask"] = (mask.bool() & (position >= skip_first)).to(model.device)
+        touch["mask"] = (mask.bool() & (positions_from_mask(mask) >= skip_first)).to(model.device)
         for name, ivs in variants.items():
             with intervene(model, *ivs):
                 logits = model.forward(ids, mask).logits

@@ -40,3 +40,11 @@ def copy_run(src_root: Path, run: str, dst_root: Path) -> Path:
 
 def messages(at: AppTest) -> list[str]:
     return [w.value for w in at.warning] + [i.value for i in at.info] + [e.value for e in at.error]
+
+
+def open_with_half_written(src_root: Path, run: str, rel: str, keep: int, page: str, dst_root: Path, monkeypatch) -> AppTest:
+    """Open `page` over a private copy of `run` whose file `rel` is cut to its first `keep` characters."""
+    path = copy_run(src_root, run, dst_root) / rel
+    path.write_text(path.read_text()[:keep])
+    monkeypatch.setenv("INTERP_RUNS", str(dst_root))
+    return open_page(page)

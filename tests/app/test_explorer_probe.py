@@ -2,7 +2,7 @@
 import pytest
 
 from interp.io import read_json, read_jsonl
-from tests.app.explorer_util import copy_run, figures, messages, open_page, values
+from tests.app.explorer_util import copy_run, figures, messages, open_page, open_with_half_written, values
 from tests.app.fixture_runs import DIVERGENCE
 
 pytestmark = pytest.mark.slow
@@ -37,11 +37,7 @@ def test_probe_page_matches_the_files(runs_env, model):
 
 
 def test_half_written_words_file_is_a_message(explorer_runs, tmp_path, monkeypatch):
-    run = copy_run(explorer_runs, DIVERGENCE, tmp_path)
-    words = run / "probe" / "words.jsonl"
-    words.write_text(words.read_text()[:150])
-    monkeypatch.setenv("INTERP_RUNS", str(tmp_path))
-    at = open_page("reward_probe")
+    at = open_with_half_written(explorer_runs, DIVERGENCE, "probe/words.jsonl", 150, "reward_probe", tmp_path, monkeypatch)
     assert not at.exception
     (msg,) = [m for m in messages(at) if "words.jsonl" in m]
     assert "half-written" in msg and "interp divergence run --name rd-small" in msg and "--steps probe --force" in msg

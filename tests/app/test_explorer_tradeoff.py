@@ -2,7 +2,7 @@
 import pytest
 
 from interp.io import read_json
-from tests.app.explorer_util import copy_run, figures, open_page, values
+from tests.app.explorer_util import figures, open_page, open_with_half_written, values
 from tests.app.fixture_runs import RE_CONTROL
 
 pytestmark = pytest.mark.slow
@@ -30,11 +30,7 @@ def test_tradeoff_page_matches_the_file(runs_env):
 
 
 def test_half_written_curve_is_a_message(explorer_runs, tmp_path, monkeypatch):
-    run = copy_run(explorer_runs, RE_CONTROL, tmp_path)
-    path = run / "evaluate" / "tradeoff.json"
-    path.write_text(path.read_text()[:40])
-    monkeypatch.setenv("INTERP_RUNS", str(tmp_path))
-    at = open_page("tradeoff")
+    at = open_with_half_written(explorer_runs, RE_CONTROL, "evaluate/tradeoff.json", 40, "tradeoff", tmp_path, monkeypatch)
     assert not at.exception
     (warning,) = at.warning
     assert "tradeoff.json" in warning.value and "half-written" in warning.value
