@@ -136,6 +136,8 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformer_lens.model_bridge import TransformerBridge
 
+    from interp.models.bridge_speed import speed_up
+
     if device is None and device_map is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
@@ -152,6 +154,7 @@ def load_model(
     bridge = TransformerBridge.boot_transformers(
         str(folder), hf_model=hf, tokenizer=tokenizer, dtype=dtype, trust_remote_code=trust_remote_code
     )
+    speed_up(bridge)  # bit-identical outputs; see interp.models.bridge_speed
     # transformer-lens reloads its own copy with add_bos_token=True; models trained without a
     # BOS (SmolLM2) must see the stock tokenizer, so the wrapper keeps ours.
     return Model(bridge=bridge, tokenizer=tokenizer, spec=spec, path=folder)
