@@ -25,6 +25,8 @@ HELP = {
     "device_map": "Accelerate device map for a model too big for one device, e.g. auto (one process; not with "
                   "accelerate launch, where every process holds a whole model)",
     "n_train": "training prompts to collect trajectories from",
+    "samples_per_prompt": "sampled responses per training prompt (needs --do-sample; for --value-target advantage)",
+    "value_target": "reward: fit V to r (the paper); advantage: to r minus the mean r of the prompt's responses",
     "max_new_tokens": "response length for collection and evaluation",
     "do_sample": "sample the training responses (with --seed) instead of greedy",
     "reward": "reward name: vader-sentiment, vader-utility, rm:PATH, hf-rm:PATH",

@@ -30,6 +30,7 @@ class REControlConfig:
     batch_size: int = 16
     # 1. collect
     n_train: int = 500
+    samples_per_prompt: int = 1  # > 1 (with do_sample): several responses per prompt, for advantage targets
     max_new_tokens: int = 48
     do_sample: bool = False
     temperature: float = 1.0
@@ -38,6 +39,9 @@ class REControlConfig:
     # 2. label
     reward: str = "vader-sentiment"
     # 3. train-value
+    # "reward": V is fitted to r (the paper); "advantage": to r minus the mean r of the same prompt's responses,
+    # so that V ranks responses, not prompts (needs samples_per_prompt > 1)
+    value_target: str = "reward"
     depth: int = 2
     width: int | None = None  # None: the model's d_model
     activation: str = "relu"
@@ -86,15 +90,27 @@ class REControlConfig:
             raise ValueError(f"unknown RE-Control settings {sorted(unknown)}; known: {sorted(names)}")
         return cls(**d)
 
+    def __post_init__(self) -> None:
+        if self.samples_per_prompt < 1:
+            raise ValueError(f"samples_per_prompt must be at least 1, got {self.samples_per_prompt}")
+        if self.samples_per_prompt > 1 and not self.do_sample:
+            raise ValueError(f"samples_per_prompt={self.samples_per_prompt} needs do_sample=True (greedy decoding "
+                             "gives the same response every time)")
+        if self.value_target not in ("reward", "advantage"):
+            raise ValueError(f"value_target must be 'reward' or 'advantage', not {self.value_target!r}")
+        if self.value_target == "advantage" and self.samples_per_prompt < 2:
+            raise ValueError("value_target='advantage' needs samples_per_prompt >= 2 (and do_sample=True): the "
+                             "advantage of a prompt's only response is 0")
+
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
 
 
 STEP_KEYS = {
-    "collect": ["model", "dataset", "source_split", "split_seed", "fractions", "chat", "site", "n_train",
+    "collect": ["model", "dataset", "source_split", "split_seed", "fractions", "chat", "site", "n_train", "samples_per_prompt",
                 "max_new_tokens", "do_sample", "temperature", "seed", "max_prompt_tokens"],
     "label": ["reward"],
-    "train-value": ["depth", "width", "activation", "standardize", "lr", "epochs", "train_batch_size", "val_fraction",
+    "train-value": ["value_target", "depth", "width", "activation", "standardize", "lr", "epochs", "train_batch_size", "val_fraction",
                     "discount", "detach_target", "weight_decay", "patience", "value_select", "train_seed"],
     "evaluate": ["step_size", "n_steps", "penalty", "n_eval", "n_val", "instruction", "static_scales", "n_static_pairs", "best_of",
                  "tradeoff_step_sizes", "tradeoff_n_steps", "n_boot", "eval_seed", "baselines", "tradeoff",
@@ -103,7 +119,7 @@ STEP_KEYS = {
 ORDER = ["collect", "label", "train-value", "evaluate"]
 # settings added after runs were already made: left out of a step's config while at their default, so
 # those runs' finished steps still match
-LATER = {"value_select": "loss", "auto_control": False, "max_diversity_drop": 0.10, "max_coherence_drop": 0.15}
+LATER = {"samples_per_prompt": 1, "value_target": "reward", "value_select": "loss", "auto_control": False, "max_diversity_drop": 0.10, "max_coherence_drop": 0.15}
 
 
 def step_config(cfg: REControlConfig, step: str, run_dir: str | Path) -> dict[str, Any]:

@@ -77,6 +77,8 @@ def run_collect(cfg: REControlConfig, run_dir: str | Path, force: bool = False, 
     lazy = lazy or _Lazy(cfg)
     task = _task(cfg)
     examples = task.part("train", cfg.n_train)
+    # K responses per prompt, consecutive: trajectory i answers prompt i // K
+    examples = [e for e in examples for _ in range(cfg.samples_per_prompt)]
     model = lazy.model
     t0 = time.perf_counter()
     metrics = collect_trajectories(
@@ -85,7 +87,7 @@ def run_collect(cfg: REControlConfig, run_dir: str | Path, force: bool = False, 
         temperature=cfg.temperature, seed=cfg.seed, max_prompt_tokens=cfg.max_prompt_tokens,
     )
     metrics.update(model=cfg.model, tokenizer_size=len(model.tokenizer), dataset=task.name, dataset_source=task.source,
-                   seconds=time.perf_counter() - t0)
+                   samples_per_prompt=cfg.samples_per_prompt, seconds=time.perf_counter() - t0)
     return distributed.finish_step(step, metrics)
 
 
@@ -135,6 +137,14 @@ def load_rewards(run_dir: str | Path) -> torch.Tensor:
     return torch.tensor([r["reward"] for r in sorted(rows, key=lambda r: r["traj_id"])], dtype=torch.float32)
 
 
+def advantages(rewards: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Each reward minus the mean reward of its group (the responses to the same prompt)."""
+    _, inv = torch.unique(groups, return_inverse=True)
+    sums = torch.zeros(int(inv.max()) + 1, dtype=rewards.dtype).index_add_(0, inv, rewards)
+    counts = torch.bincount(inv).to(rewards.dtype)
+    return rewards - (sums / counts)[inv]
+
+
 def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = False, progress: bool = True) -> dict[str, Any]:
     """Step 3: fit the value function with the Bellman loss; save it with the model it belongs to."""
     step = distributed.open_step(run_dir, "train-value", step_config(cfg, "train-value", run_dir), force=force)
@@ -143,6 +153,14 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
     states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
     rewards = load_rewards(run_dir)
     collected = read_json(Path(run_dir) / "collect" / "metrics.json")
+    # trajectory i answers prompt i // K; training and validation are split by prompt so that no prompt is in both
+    groups = torch.arange(len(rewards)) // collected.get("samples_per_prompt", 1)
+    if cfg.value_target == "advantage":
+        if collected.get("samples_per_prompt", 1) < 2:
+            raise ValueError(f"value_target='advantage' needs a collect step with samples_per_prompt >= 2; "
+                             f"{Path(run_dir) / 'collect'} has one response per prompt: redo collect with "
+                             "--samples-per-prompt 4 --do-sample")
+        rewards = advantages(rewards, groups)
     vcfg = ValueConfig(d_model=states.shape[-1], site=site_key, model=cfg.model, tokenizer_size=collected.get("tokenizer_size"),
                        width=cfg.width, depth=cfg.depth, activation=cfg.activation, standardize=cfg.standardize)
     tcfg = TrainConfig(lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.train_batch_size, val_fraction=cfg.val_fraction,
@@ -151,7 +169,8 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
     t0 = time.perf_counter()
     device = distributed.default_device(cfg.device)
     ckpt = Checkpoints(step.path / "checkpoints")
-    value, hist = train_value(states, lengths, rewards, vcfg, tcfg, device=device, progress=progress, checkpoints=ckpt.root)
+    value, hist = train_value(states, lengths, rewards, vcfg, tcfg, device=device, progress=progress, checkpoints=ckpt.root,
+                              groups=groups)
     if distributed.is_main():
         value.save(step.path, extra={"reward": cfg.reward})
         write_json(step.file("history.json"), hist["history"])
@@ -160,7 +179,9 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
         "n_train": hist["n_train"], "n_val": hist["n_val"], "best_epoch": hist["best_epoch"], "epochs_run": hist["epochs_run"],
         "train_loss": hist["train"]["loss"], "val_loss": hist["val"]["loss"], "val_terminal_mse": hist["val"]["terminal_mse"],
         "val_spearman": hist["val"]["spearman"], "val_spearman_first_state": hist["val"]["spearman_first_state"],
-        "train_spearman": hist["train"]["spearman"], "seconds": time.perf_counter() - t0,
+        "train_spearman": hist["train"]["spearman"], "value_target": cfg.value_target,
+        **({"val_spearman_within_prompt": hist["val"]["spearman_within_group"]} if "spearman_within_group" in hist["val"] else {}),
+        "seconds": time.perf_counter() - t0,
     })
     ckpt.clear()  # the saved value function supersedes them
     return metrics

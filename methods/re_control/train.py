@@ -64,13 +64,40 @@ def spearman(a: Tensor, b: Tensor) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    """Seeded (train, validation) trajectory indices; at least one of each."""
-    if n < 2:
-        raise ValueError(f"need at least 2 trajectories to split into training and validation, got {n}")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = min(max(1, round(n * val_fraction)), n - 1)
-    return perm[n_val:].sort().values, perm[:n_val].sort().values
+def split_indices(n: int, val_fraction: float, seed: int, groups: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Seeded (train, validation) trajectory indices; at least one of each.
+
+    With `groups` (the prompt of each trajectory) whole groups go to one side, so that validation
+    never holds another response to a training prompt.
+    """
+    if groups is None:
+        groups = torch.arange(n)
+    if len(groups) != n:
+        raise ValueError(f"got {len(groups)} group ids for {n} trajectories")
+    ids, inv = torch.unique(groups, return_inverse=True)
+    if len(ids) < 2:
+        raise ValueError(f"need at least 2 prompts to split into training and validation, got {len(ids)}")
+    perm = torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed))
+    n_val = min(max(1, round(len(ids) * val_fraction)), len(ids) - 1)
+    is_val = torch.zeros(len(ids), dtype=torch.bool)
+    is_val[perm[:n_val]] = True
+    return torch.nonzero(~is_val[inv]).flatten(), torch.nonzero(is_val[inv]).flatten()
+
+
+def within_group_spearman(v: Tensor, r: Tensor, groups: Tensor) -> float:
+    """Spearman between V and r after removing each group's mean from both: does V rank a prompt's responses?"""
+    _, inv = torch.unique(groups, return_inverse=True)
+    counts = torch.bincount(inv)
+    keep = counts[inv] > 1
+    if keep.sum() < 3:
+        return float("nan")
+
+    def centre(x: Tensor) -> Tensor:
+        x = x.double()
+        means = torch.zeros(len(counts), dtype=x.dtype, device=x.device).index_add_(0, inv, x) / counts
+        return (x - means[inv])[keep]
+
+    return spearman(centre(v), centre(r))
 
 
 @torch.no_grad()
@@ -80,17 +107,21 @@ def evaluate_value(
     lengths: Int[Tensor, "n"],
     rewards: Float[Tensor, "n"],
     cfg: TrainConfig,
+    groups: Int[Tensor, "n"] | None = None,
 ) -> dict[str, float]:
-    """Bellman loss, terminal MSE and Spearman(V(s_T), r) on a set of trajectories."""
+    """Bellman loss, terminal MSE and Spearman(V(s_T), r) on a set of trajectories (and within prompts, with groups)."""
     value.eval()
     v = value(states)
-    return {
+    out = {
         "loss": float(bellman_loss(v, lengths, rewards, cfg.discount)),
         "terminal_mse": float(((last_valid(v, lengths) - rewards) ** 2).mean()),
         "spearman": spearman(last_valid(v, lengths), rewards),
         # how well the first state (the prompt alone) already predicts the reward
         "spearman_first_state": spearman(v[:, 0], rewards),
     }
+    if groups is not None and len(torch.unique(groups)) < len(groups):
+        out["spearman_within_group"] = within_group_spearman(last_valid(v, lengths), rewards, groups.to(v.device))
+    return out
 
 
 def train_value(
@@ -103,11 +134,13 @@ def train_value(
     progress: bool = True,
     checkpoints: str | Path | None = None,
     checkpoint_every: int = 1,
+    groups: Int[Tensor, "n"] | None = None,
 ) -> tuple[ValueFunction, dict[str, Any]]:
     """Fit V on trajectories; returns the best-validation-loss network (eval mode) and its history.
 
     `checkpoints`: a folder to save the training state into every `checkpoint_every` epochs and
-    to resume from (see the module docstring).
+    to resume from (see the module docstring). `groups`: the prompt of each trajectory, when a
+    prompt has several; the validation split then takes whole prompts.
     """
     if not len(states) == len(lengths) == len(rewards):
         raise ValueError(f"got {len(states)} trajectories, {len(lengths)} lengths and {len(rewards)} rewards")
@@ -116,7 +149,8 @@ def train_value(
     rank, world = distributed.rank(), distributed.world_size()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    tr, va = split_indices(len(states), cfg.val_fraction, cfg.seed)
+    tr, va = split_indices(len(states), cfg.val_fraction, cfg.seed, groups)
+    groups = torch.arange(len(states)) if groups is None else groups.long()
     states, lengths, rewards = states.float().to(device), lengths.long().to(device), rewards.float().to(device)
     value = ValueFunction(value_cfg).to(device)
     if value_cfg.standardize:
@@ -125,6 +159,7 @@ def train_value(
     params = list(value.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     data = {k: (states[i.to(device)], lengths[i.to(device)], rewards[i.to(device)]) for k, i in (("train", tr), ("val", va))}
+    group_of = {"train": groups[tr], "val": groups[va]}
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_spearman": []}
     best = (math.inf, -1, copy.deepcopy(value.state_dict()))
     start = 0
@@ -184,7 +219,7 @@ def train_value(
     value.eval()
     summary = {
         "best_epoch": best[1], "epochs_run": len(history["val_loss"]),
-        "n_train": len(tr), "n_val": len(va), "train": evaluate_value(value, *data["train"], cfg),
-        "val": evaluate_value(value, *data["val"], cfg), "val_indices": va.tolist(), "processes": world,
+        "n_train": len(tr), "n_val": len(va), "train": evaluate_value(value, *data["train"], cfg, group_of["train"]),
+        "val": evaluate_value(value, *data["val"], cfg, group_of["val"]), "val_indices": va.tolist(), "processes": world,
     }
     return value.cpu(), {**summary, "history": history}

@@ -7,6 +7,7 @@ checked over four split / training seeds (paired difference +0.11..+0.19, all lo
 import json
 
 import pytest
+import torch
 
 from interp.runs import RunConfigMismatch
 from methods.re_control import REControlConfig, run_all
@@ -60,3 +61,29 @@ def _write_config(tmp_path, cfg):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps(cfg.as_dict()))
     return path
+
+
+def test_several_sampled_responses_per_prompt_train_an_advantage_value(stories, tmp_path):
+    from methods.re_control.collect import load_trajectories
+    from methods.re_control.pipeline import _Lazy, advantages, load_rewards, run_collect, run_label, run_train_value
+
+    with pytest.raises(ValueError, match="do_sample"):
+        stories_config(samples_per_prompt=3)
+    with pytest.raises(ValueError, match="samples_per_prompt >= 2"):
+        stories_config(value_target="advantage")
+    cfg = stories_config(n_train=12, samples_per_prompt=3, do_sample=True, max_new_tokens=8, batch_size=12,
+                         value_target="advantage", epochs=3)
+    run = tmp_path / "run"
+    lazy = _Lazy(cfg, stories)
+    assert run_collect(cfg, run, lazy=lazy, progress=False)["n_trajectories"] == 36
+    _states, _lengths, rows, _key = load_trajectories(run / "collect")
+    for k in range(12):  # trajectory i answers prompt i // 3, with (mostly) different sampled responses
+        assert len({rows[3 * k + j]["prompt"] for j in range(3)}) == 1
+    assert len({r["response"] for r in rows}) > 12
+    run_label(cfg, run, lazy=lazy)
+    m = run_train_value(cfg, run, progress=False)
+    assert m["value_target"] == "advantage" and "val_spearman_within_prompt" in m
+    val = json.loads((run / "train-value" / "metrics.json").read_text())
+    assert val["n_val"] % 3 == 0 and val["n_train"] % 3 == 0  # whole prompts on each side
+    adv = advantages(load_rewards(run), torch.arange(36) // 3)
+    assert torch.allclose(adv.view(12, 3).sum(1), torch.zeros(12), atol=1e-5)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from methods.re_control import TrainConfig, ValueConfig, train_value
-from methods.re_control.train import spearman, split_indices
+from methods.re_control.train import spearman, split_indices, within_group_spearman
 
 
 def synthetic(n=120, pos=6, d=16, seed=0):
@@ -42,3 +42,25 @@ def test_settings_are_validated():
     with pytest.raises(ValueError, match="at least 2"):
         split_indices(1, 0.2, 0)
     assert spearman(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([3.0, 4.0, 9.0])) == pytest.approx(1.0)
+
+
+def test_split_by_groups_keeps_each_prompt_on_one_side():
+    groups = torch.arange(40) // 4  # 10 prompts x 4 responses
+    tr, va = split_indices(40, 0.2, 0, groups)
+    assert len(va) == 8 and len(tr) == 32
+    assert not set(groups[tr].tolist()) & set(groups[va].tolist())
+    # without groups: the same split as before groups existed (finished runs stay reproducible)
+    perm = torch.randperm(40, generator=torch.Generator().manual_seed(0))
+    tr0, va0 = split_indices(40, 0.2, 0)
+    assert va0.tolist() == perm[:8].sort().values.tolist() and tr0.tolist() == perm[8:].sort().values.tolist()
+    with pytest.raises(ValueError, match="2 prompts"):
+        split_indices(4, 0.2, 0, torch.zeros(4))
+
+
+def test_within_group_spearman_ignores_differences_between_prompts():
+    groups = torch.tensor([0, 0, 0, 1, 1, 1])
+    r = torch.tensor([10.0, 11.0, 12.0, 0.0, 1.0, 2.0])  # prompt 0's responses all beat prompt 1's
+    v = torch.tensor([0.0, 1.0, 2.0, 10.0, 11.0, 12.0])  # ranks prompts backwards, responses rightly
+    assert spearman(v, r) < 0
+    assert within_group_spearman(v, r, groups) == pytest.approx(1.0)
+    assert within_group_spearman(-v, r, groups) == pytest.approx(-1.0)
