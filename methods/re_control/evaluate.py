@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import torch
 from torch import Tensor
 
+from interp.best_of import best_of_first_n
 from interp.generation import Generation, generate
 from interp.metrics import bootstrap_mean, coherence_scores, diversity, paired_bootstrap_diff, win_rate
 from methods.re_control.baselines import StaticEdit
@@ -133,18 +134,9 @@ def best_of_samples(samples: Sequence[Outputs], ns: Sequence[int]) -> list[Outpu
     """Best-of-N for each N in `ns` from one set of sampled passes: Best-of-N keeps, per prompt, the highest-reward
     response among the first N samples, and costs the first N passes' seconds. Sharing the passes makes
     Best-of-4 and Best-of-8 cost 8 generations instead of 12, and Best-of-8 contains Best-of-4's candidates."""
-    if not ns:
-        return []
-    if min(ns) < 1 or max(ns) > len(samples):
-        raise ValueError(f"Best-of-N needs 1 <= N <= {len(samples)} (the sampled passes), got {list(ns)}")
-    rewards = torch.stack([s.rewards for s in samples], 1)  # [prompt, sample]
-    out = []
-    for n in sorted(ns):
-        best = rewards[:, :n].argmax(1)
-        texts = [samples[int(j)].texts[i] for i, j in enumerate(best)]
-        out.append(Outputs(f"best-of-{n}", texts, rewards[:, :n].max(1).values, sum(s.seconds for s in samples[:n]),
-                           {"n": n}))
-    return out
+    picked = best_of_first_n([s.texts for s in samples], [s.rewards for s in samples], ns)
+    return [Outputs(f"best-of-{n}", texts, rewards, sum(s.seconds for s in samples[:n]), {"n": n})
+            for n, texts, rewards in picked]
 
 
 def summarize(

@@ -16,10 +16,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from interp.best_of import best_of_first_n
 from methods.vas.decoding import Guide, VASProcessor
 
 
@@ -102,13 +102,8 @@ def run_best_of_n(
         texts.append(t)
         rewards.append(r)
         seconds.append(s)
-    all_r = torch.stack(rewards, 1)  # [prompt, sample]
-    out = []
-    for n in sorted(ns):
-        best = all_r[:, :n].argmax(1)
-        chosen = [texts[int(j)][i] for i, j in enumerate(best)]
-        out.append(Run(f"best-of-{n}", chosen, all_r[:, :n].max(1).values, sum(seconds[:n]), n=n))
-    return out
+    return [Run(f"best-of-{n}", chosen, best, sum(seconds[:n]), n=n)
+            for n, chosen, best in best_of_first_n(texts, rewards, ns)]
 
 
 def table_row(run: Run, prompts: Sequence[str], base: Run | None, cfg: EvalConfig) -> dict[str, Any]:
