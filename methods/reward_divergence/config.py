@@ -170,15 +170,17 @@ def cpu_smollm2() -> PipelineConfig:
     """The compact SmolLM2-135M-Instruct run that fits a shared 2-core CPU in about an hour (issue 7's acceptance run).
 
     GRPO with LoRA r=16 on q/v/up/down at lr 1e-3, 40 steps of 2 prompts x 4 completions of 16
-    tokens; top 3 layers; SAEs (TopK k=64) on 1,500 training sentences (~34k tokens), 200k tokens each.
+    tokens; top 3 layers; SAEs (TopK k=64) on 6,000 training sentences (~134k tokens), 1M tokens each
+    (1,500 sentences left the layer-11 4x SAE at held-out explained variance 0.665 against 0.78 on its
+    training tokens: too few sentences; 6,000 at 400k tokens gave 0.699 held-out, 0.728 on training tokens).
     """
     return PipelineConfig(
         rlhf=RLHFConfig(lora_targets=("q_proj", "v_proj", "up_proj", "down_proj"), lr=1e-3, steps=40,
                         prompts_per_step=2, num_generations=4, max_new_tokens=16, beta=0.04, n_eval_prompts=100,
                         save_steps=5),
         divergence=DivergenceConfig(top_k=3, n_texts=48, max_length=32),
-        collect=CollectConfig(n_train_texts=1500, n_eval_texts=200, max_length=32, batch_size=16),
-        saes=SAEStepConfig(k=64, lr=1e-3, batch_size=512, training_tokens=200_000, dead_feature_window=100,
+        collect=CollectConfig(n_train_texts=6000, n_eval_texts=400, max_length=32, batch_size=16),
+        saes=SAEStepConfig(k=64, lr=1e-3, batch_size=512, training_tokens=1_000_000, dead_feature_window=100,
                            ce_texts=16, mmcs_sims=2),
         features=FeatureConfig(n_permutations=200, max_tokens=6000),
         probe=ProbeConfig(max_tokens=6000),
