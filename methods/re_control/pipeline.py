@@ -27,7 +27,7 @@ from methods.re_control.control import ControlConfig
 from methods.re_control.data import load_task, raw_prompts, render_prompts
 from methods.re_control.evaluate import (CachedEmbed, Evaluator, Outputs, best_of_samples, control_vs_base, summarize,
                                         tradeoff_curve)
-from methods.re_control.train import TrainConfig, train_value
+from methods.re_control.train import TrainConfig, group_centred, train_value
 from methods.re_control.value import ValueConfig, ValueFunction
 
 if TYPE_CHECKING:
@@ -137,14 +137,6 @@ def load_rewards(run_dir: str | Path) -> torch.Tensor:
     return torch.tensor([r["reward"] for r in sorted(rows, key=lambda r: r["traj_id"])], dtype=torch.float32)
 
 
-def advantages(rewards: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """Each reward minus the mean reward of its group (the responses to the same prompt)."""
-    _, inv = torch.unique(groups, return_inverse=True)
-    sums = torch.zeros(int(inv.max()) + 1, dtype=rewards.dtype).index_add_(0, inv, rewards)
-    counts = torch.bincount(inv).to(rewards.dtype)
-    return rewards - (sums / counts)[inv]
-
-
 def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = False, progress: bool = True) -> dict[str, Any]:
     """Step 3: fit the value function with the Bellman loss; save it with the model it belongs to."""
     step = distributed.open_step(run_dir, "train-value", step_config(cfg, "train-value", run_dir), force=force)
@@ -154,13 +146,14 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
     rewards = load_rewards(run_dir)
     collected = read_json(Path(run_dir) / "collect" / "metrics.json")
     # trajectory i answers prompt i // K; training and validation are split by prompt so that no prompt is in both
-    groups = torch.arange(len(rewards)) // collected.get("samples_per_prompt", 1)
+    per_prompt = collected.get("samples_per_prompt", 1)
+    groups = torch.arange(len(rewards)) // per_prompt
     if cfg.value_target == "advantage":
-        if collected.get("samples_per_prompt", 1) < 2:
+        if per_prompt < 2:
             raise ValueError(f"value_target='advantage' needs a collect step with samples_per_prompt >= 2; "
                              f"{Path(run_dir) / 'collect'} has one response per prompt: redo collect with "
                              "--samples-per-prompt 4 --do-sample")
-        rewards = advantages(rewards, groups)
+        rewards = group_centred(rewards, groups)
     vcfg = ValueConfig(d_model=states.shape[-1], site=site_key, model=cfg.model, tokenizer_size=collected.get("tokenizer_size"),
                        width=cfg.width, depth=cfg.depth, activation=cfg.activation, standardize=cfg.standardize)
     tcfg = TrainConfig(lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.train_batch_size, val_fraction=cfg.val_fraction,

@@ -84,20 +84,20 @@ def split_indices(n: int, val_fraction: float, seed: int, groups: Tensor | None 
     return torch.nonzero(~is_val[inv]).flatten(), torch.nonzero(is_val[inv]).flatten()
 
 
+def group_centred(x: Float[Tensor, "n"], groups: Int[Tensor, "n"]) -> Float[Tensor, "n"]:
+    """Each value minus the mean of its group (for rewards: the advantage over the same prompt's responses)."""
+    _, inv = torch.unique(groups.to(x.device), return_inverse=True)
+    sums = torch.zeros(int(inv.max()) + 1, dtype=x.dtype, device=x.device).index_add_(0, inv, x)
+    return x - (sums / torch.bincount(inv).to(x.dtype))[inv]
+
+
 def within_group_spearman(v: Tensor, r: Tensor, groups: Tensor) -> float:
     """Spearman between V and r after removing each group's mean from both: does V rank a prompt's responses?"""
     _, inv = torch.unique(groups, return_inverse=True)
-    counts = torch.bincount(inv)
-    keep = counts[inv] > 1
+    keep = (torch.bincount(inv) > 1)[inv]
     if keep.sum() < 3:
         return float("nan")
-
-    def centre(x: Tensor) -> Tensor:
-        x = x.double()
-        means = torch.zeros(len(counts), dtype=x.dtype, device=x.device).index_add_(0, inv, x) / counts
-        return (x - means[inv])[keep]
-
-    return spearman(centre(v), centre(r))
+    return spearman(group_centred(v.double(), groups)[keep], group_centred(r.double(), groups)[keep])
 
 
 @torch.no_grad()

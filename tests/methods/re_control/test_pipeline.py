@@ -65,7 +65,8 @@ def _write_config(tmp_path, cfg):
 
 def test_several_sampled_responses_per_prompt_train_an_advantage_value(stories, tmp_path):
     from methods.re_control.collect import load_trajectories
-    from methods.re_control.pipeline import _Lazy, advantages, load_rewards, run_collect, run_label, run_train_value
+    from methods.re_control.pipeline import _Lazy, load_rewards, run_collect, run_label, run_train_value
+    from methods.re_control.train import group_centred
 
     with pytest.raises(ValueError, match="do_sample"):
         stories_config(samples_per_prompt=3)
@@ -85,5 +86,5 @@ def test_several_sampled_responses_per_prompt_train_an_advantage_value(stories, 
     assert m["value_target"] == "advantage" and "val_spearman_within_prompt" in m
     val = json.loads((run / "train-value" / "metrics.json").read_text())
     assert val["n_val"] % 3 == 0 and val["n_train"] % 3 == 0  # whole prompts on each side
-    adv = advantages(load_rewards(run), torch.arange(36) // 3)
+    adv = group_centred(load_rewards(run), torch.arange(36) // 3)
     assert torch.allclose(adv.view(12, 3).sum(1), torch.zeros(12), atol=1e-5)
