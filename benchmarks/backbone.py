@@ -5,7 +5,8 @@ Prints one JSON object of ratios (lower is better for a, c; higher for b):
  (b) ActivationStore collection tokens/s / raw forward tokens/s
  (c) greedy generation of 64 tokens with a no-op intervention / HF generate
 Default: smollm2-135m-instruct, batch 8 x 128 tokens. Both sides use eager attention, the kernel
-the bridge needs for its attention hooks.
+the bridge needs for its attention hooks. Each ratio is the median over `--repeat` back-to-back
+(reference, ours) pairs; "spread" gives its quartiles.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import tempfile
 
 import torch
 
-from benchmarks.common import emit, plain_hf, timeit_pair
+from benchmarks.common import emit, paired_ratio, plain_hf
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--new-tokens", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9, help="timed (reference, ours) pairs per ratio")
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
 
@@ -39,12 +40,13 @@ def main(argv: list[str] | None = None) -> dict:
     sites = [resid_post(l) for l in range(model.n_layers)]
 
     with torch.no_grad():
-        t_raw, t_cap = timeit_pair(lambda: hf(input_ids=ids, attention_mask=mask),
-                                   lambda: capture(model, ids, mask, sites), args.repeat)
+        a = paired_ratio(lambda: hf(input_ids=ids, attention_mask=mask), lambda: capture(model, ids, mask, sites),
+                         args.repeat)
     result = {
         "model": args.model, "device": str(model.device), "batch": args.batch, "tokens": args.tokens,
-        "a_capture_all_resid_post_over_hf_forward": t_cap / t_raw,
+        "a_capture_all_resid_post_over_hf_forward": a["ratio"],
     }
+    spread = {"a_capture_all_resid_post_over_hf_forward": a}
 
     try:
         from interp.store import collect
@@ -60,15 +62,17 @@ def main(argv: list[str] | None = None) -> dict:
                         max_length=args.tokens, progress=False)
 
             with torch.no_grad():
-                t_raw_b, t_col = timeit_pair(lambda: hf(input_ids=ids, attention_mask=mask), run_collect,
-                                             max(2, args.repeat // 2))
+                b = paired_ratio(run_collect, lambda: hf(input_ids=ids, attention_mask=mask), args.repeat)
             from interp.store import ActivationStore
 
             n_tok = ActivationStore.open(tmp).n_rows
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        raw_tps = args.batch * args.tokens / t_raw_b
-        result["b_store_tokens_per_s_over_hf_forward_tokens_per_s"] = (n_tok / t_col) / raw_tps
+        # (n_tok / t_collect) / (batch * tokens / t_raw), per pair: b["ratio"] is t_raw / t_collect
+        tokens_share = n_tok / (args.batch * args.tokens)
+        b = {**b, **{k: b[k] * tokens_share for k in ("ratio", "q1", "q3")}}
+        result["b_store_tokens_per_s_over_hf_forward_tokens_per_s"] = b["ratio"]
+        spread["b_store_tokens_per_s_over_hf_forward_tokens_per_s"] = b
         result["store_tokens"] = n_tok
 
     prompts_ids = ids[:, :32]
@@ -86,9 +90,10 @@ def main(argv: list[str] | None = None) -> dict:
         with intervene(model, no_op("final")):
             generate_batch(model, prompts_ids.tolist(), GenerationConfig(max_new_tokens=args.new_tokens, stop_at_eos=False))
 
-    t_hf, t_ours = timeit_pair(hf_generate, ours, max(2, args.repeat // 2))
-    result["c_generate_noop_intervention_over_hf_generate"] = t_ours / t_hf
-    result["seconds"] = {"hf_forward": t_raw, "capture_forward": t_cap, "hf_generate": t_hf, "ours_generate": t_ours}
+    c = paired_ratio(hf_generate, ours, args.repeat)
+    result["c_generate_noop_intervention_over_hf_generate"] = c["ratio"]
+    spread["c_generate_noop_intervention_over_hf_generate"] = c
+    result["spread"] = spread  # per ratio: median over pairs, quartiles, pairs, median seconds of each side
     emit(result)
     return result
 

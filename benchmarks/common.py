@@ -23,6 +23,26 @@ def timeit_pair(fa: Callable[[], object], fb: Callable[[], object], repeat: int 
     Alternating keeps a ratio fair on a shared machine, where load that comes and goes would
     otherwise land on whichever side happened to run during it.
     """
+    ta, tb = _alternate(fa, fb, repeat, warmup)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def paired_ratio(fa: Callable[[], object], fb: Callable[[], object], repeat: int = 9, warmup: int = 1) -> dict:
+    """Seconds of `fb` / seconds of `fa`, as the median over adjacent (a, b) pairs, with quartiles.
+
+    On the shared 2-core dev machine single runs of the same generation vary by +/-15%; a ratio of
+    two medians taken over few runs inherits that (the backbone's generation ratio read 1.00-1.18
+    between runs of 2 pairs). Each pair runs back to back, so load that lasts seconds hits both
+    sides, and the median over pairs drops the pairs it split. The quartiles say how wide it was.
+    """
+    ta, tb = _alternate(fa, fb, repeat, warmup)
+    ratios = sorted(b / a for a, b in zip(ta, tb))
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return {"ratio": statistics.median(ratios), "q1": q1, "q3": q3, "pairs": len(ratios),
+            "seconds_a": statistics.median(ta), "seconds_b": statistics.median(tb)}
+
+
+def _alternate(fa: Callable[[], object], fb: Callable[[], object], repeat: int, warmup: int) -> tuple[list[float], list[float]]:
     for _ in range(warmup):
         fa()
         fb()
@@ -30,7 +50,7 @@ def timeit_pair(fa: Callable[[], object], fb: Callable[[], object], repeat: int 
     for _ in range(repeat):
         ta.append(_seconds(fa))
         tb.append(_seconds(fb))
-    return statistics.median(ta), statistics.median(tb)
+    return ta, tb
 
 
 def _seconds(fn: Callable[[], object]) -> float:
