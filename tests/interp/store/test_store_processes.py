@@ -5,6 +5,7 @@ import json
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -46,21 +47,28 @@ def rows_by_key(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_peak_memory_flat_when_collecting_ten_times_more(tmp_path):
-    # both at once (RSS is per process): halves the wall time on two cores
-    jobs = [start_job(tmp_path / f"x{n}", "--n-texts", str(40 * n), "--shard-rows", "512", "--all-sites") for n in (1, 10)]
-    small, large = (finish_job(j) for j in jobs)
+    # The peak RSS of one job varies by +/-60 MiB between identical runs (transient allocations the
+    # 2 ms sampler may or may not catch: 1x peaks of 561-630 MiB seen), so each size runs three
+    # times and the medians are compared. Both sizes run at once (RSS is per process): half the
+    # wall time on two cores.
+    runs: dict[int, list[dict]] = {1: [], 10: []}
+    for rep in range(3):
+        jobs = {n: start_job(tmp_path / f"x{n}-{rep}", "--n-texts", str(40 * n), "--shard-rows", "512", "--all-sites")
+                for n in runs}
+        for n, job in jobs.items():
+            runs[n].append(finish_job(job))
+    small, large = ({k: statistics.median(r[k] for r in runs[n]) for k in runs[n][0]} for n in (1, 10))
     mb = lambda b: round(b / 2**20)  # noqa: E731
-    print(f"\n1x: {small['rows']} rows, {mb(small['bytes'])} MiB on disk, peak RSS collect {mb(small['peak_rss'])} MiB, "
-          f"read {mb(small['read_peak_rss'])} MiB (ru_maxrss {mb(small['ru_maxrss'])} MiB), {small['seconds']:.1f}s")
-    print(f"10x: {large['rows']} rows, {mb(large['bytes'])} MiB on disk, peak RSS collect {mb(large['peak_rss'])} MiB, "
-          f"read {mb(large['read_peak_rss'])} MiB (ru_maxrss {mb(large['ru_maxrss'])} MiB), {large['seconds']:.1f}s")
+    for n in runs:
+        print(f"\n{n}x: {runs[n][0]['rows']} rows, {mb(runs[n][0]['bytes'])} MiB on disk, peak RSS collect "
+              f"{[mb(r['peak_rss']) for r in runs[n]]} MiB, read {[mb(r['read_peak_rss']) for r in runs[n]]} MiB")
     assert large["rows"] > 9 * small["rows"] and large["shards"] > 50
     # the data is big enough that keeping it in memory would break the 25% bound below (0.3 > 0.25 leaves a
-    # margin; the small job's RSS is mostly torch and the model, ~650 MB, and grows with every import)
+    # margin; the small job's RSS is mostly torch and the model, ~500 MB before collecting)
     assert large["bytes"] > 0.3 * small["peak_rss"]
     assert large["peak_rss"] < 1.25 * small["peak_rss"]
     assert large["read_peak_rss"] < 1.25 * small["read_peak_rss"]
-    assert large["ru_maxrss"] < 1.25 * small["ru_maxrss"]
+    # ru_maxrss is not compared: a child started from pytest inherits pytest's high-water mark
 
 
 @pytest.mark.slow
