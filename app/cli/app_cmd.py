@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("app", help="start the Streamlit explorer over a runs directory")
-    p.add_argument("--runs", default="runs", help="runs directory to explore (default: ./runs)")
+    p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory to explore (default: ./runs)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.set_defaults(func=run)

@@ -21,7 +21,7 @@ def register(sub) -> None:
                        "default model and print one table of their measured effects")
     p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct; stories260k runs toy "
                    "sizes in seconds)")
-    p.add_argument("--runs", default="runs", help="runs directory: the demo writes RUNS/demo/<method>/ (default: runs)")
+    p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory: the demo writes RUNS/demo/<method>/ (default: runs)")
     p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--force", action="store_true", help="redo finished steps instead of reusing them")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core that the load "

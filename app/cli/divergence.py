@@ -12,8 +12,8 @@ def register(sub) -> None:
     dsub = p.add_subparsers(dest="divergence_command", metavar="ACTION")
 
     run = dsub.add_parser("run", help="run the pipeline (finished steps are skipped, unfinished ones resume)")
-    run.add_argument("--name", required=True, help="run name: results go to <runs-dir>/<name>/<step>/")
-    run.add_argument("--runs-dir", default="runs")
+    run.add_argument("--name", "--run", dest="name", required=True, help="run name: results go to <runs-dir>/<name>/<step>/")
+    run.add_argument("--runs-dir", "--runs", dest="runs_dir", default="runs", help="runs directory (default: runs)")
     run.add_argument("--small", action="store_true", help="tiny settings for a quick check (default policy stories260k)")
     run.add_argument("--steps", default=None, dest="run_steps", help=f"comma-separated steps to run (default all: {STEP_HELP})")
     run.add_argument("--skip", default="", help="comma-separated steps to skip")
@@ -60,8 +60,8 @@ def register(sub) -> None:
     run.set_defaults(func=run_cmd)
 
     show = dsub.add_parser("show", help="print the metrics of a run's finished steps")
-    show.add_argument("--name", required=True)
-    show.add_argument("--runs-dir", default="runs")
+    show.add_argument("--name", "--run", dest="name", required=True)
+    show.add_argument("--runs-dir", "--runs", dest="runs_dir", default="runs")
     show.set_defaults(func=show_cmd)
     p.set_defaults(func=lambda a: p.print_help())
 

@@ -82,7 +82,7 @@ def register(sub) -> None:
     for name, help_ in STEPS.items():
         s = rsub.add_parser(name, help=help_, description=help_)
         s.add_argument("--run", required=True, help="run name: results go to RUNS/NAME/<step>/")
-        s.add_argument("--runs", default="runs", help="runs directory (default: runs)")
+        s.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory (default: runs)")
         s.add_argument("--config", help="JSON file of settings (flags override it)")
         s.add_argument("--force", action="store_true", help="redo this step (for run: every step) even if finished")
         s.add_argument("--quiet", action="store_true", help="no progress bars")

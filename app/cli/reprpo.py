@@ -51,7 +51,7 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save-every", type=int, default=100)
     t.add_argument("--run", default=None, help="run name (default reprpo/<source>-<method>-<transform>-s<seed>)")
-    t.add_argument("--runs-dir", default="runs")
+    t.add_argument("--runs-dir", "--runs", dest="runs_dir", default="runs", help="runs directory (default: runs)")
     t.add_argument("--device", default=None)
     t.add_argument("--force", action="store_true", help="redo finished steps / replace a run of another config")
     t.set_defaults(func=run_train)
