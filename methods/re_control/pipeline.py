@@ -19,6 +19,7 @@ import torch
 from interp import distributed, faults
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, read_jsonl, write_json, write_jsonl
+from interp.metrics import coherence_scores, diversity
 from interp.runs import open_step
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
 from methods.re_control.collect import collect_trajectories, load_trajectories
@@ -221,19 +222,19 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
     base = method("base", ev.base)
     outputs = [base]
     extra: dict[str, Any] = {}
+    embed = CachedEmbed()
     if cfg.baselines or cfg.tradeoff:
         base_val = method("validation-base", ev_val.base)
     if cfg.baselines:
         instructed = render_prompts(model, test, cfg.chat, instruction=cfg.instruction)
         outputs.append(method("prompting", lambda: ev.prompting(instructed, cfg.instruction)))
         say("static representation editing (scale tuned on validation)")
-        edit, tuning = _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress)
+        edit, tuning = _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress, embed)
         extra["static_editing"] = tuning
         outputs.append(method("static-editing", lambda: ev.static(edit, tuning["best_scale"])))
         if cfg.best_of:  # sampled passes shared by every N: pass j is seeded eval_seed + j
             samples = [method(f"sample-{j}", lambda j=j: ev.sample(seed=cfg.eval_seed + j)) for j in range(max(cfg.best_of))]
             outputs.extend(best_of_samples(samples, cfg.best_of))
-    embed = CachedEmbed()
     curve = None
     if cfg.tradeoff or cfg.auto_control:
         # validation prompts only; it comes first so that auto_control can pick the test setting from it
@@ -266,35 +267,43 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
     })
 
 
-def choose_control(curve: dict[str, Any], max_diversity_drop: float = 0.10,
-                   max_coherence_drop: float = 0.15) -> dict[str, Any]:
-    """Step size x steps from a validation trade-off curve: the largest reward gain among the settings whose
-    diversity and coherence stay within the allowed relative drops of base (ties: the weaker control); when
-    none does, the one with the smallest total drop."""
-    base = curve["base"]
-
+def choose_within_limits(base: dict[str, float], points: list[dict[str, Any]], gain: str,
+                         max_diversity_drop: float = 0.10, max_coherence_drop: float = 0.15,
+                         strength=lambda p: 0.0) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """The point with the largest `gain` among those whose diversity and coherence stay within the allowed
+    relative drops of base (ties: the smaller `strength`); when none does, the one with the smallest total
+    drop. Returns (chosen, feasible points, reason). One rule for RE-Control's setting and static editing's
+    scale, so that both are held to the same limits."""
     def drops(p):
         return ((base["diversity"] - p["diversity"]) / max(abs(base["diversity"]), 1e-12),
                 (base["coherence"] - p["coherence"]) / max(abs(base["coherence"]), 1e-12))
 
-    points = curve["points"]
-    if not points:
-        raise ValueError("auto_control needs at least one trade-off setting (tradeoff_step_sizes x tradeoff_n_steps)")
     ok = [p for p in points if drops(p)[0] <= max_diversity_drop and drops(p)[1] <= max_coherence_drop]
     if ok:
-        best = max(ok, key=lambda p: (p["reward_gain"], -p["step_size"] * p["n_steps"]))
-        reason = (f"largest validation reward gain {best['reward_gain']:+.4f} among {len(ok)} of {len(points)} settings "
+        best = max(ok, key=lambda p: (p[gain], -strength(p)))
+        reason = (f"largest validation reward gain {best[gain]:+.4f} among {len(ok)} of {len(points)} settings "
                   f"within {max_diversity_drop:.0%} diversity and {max_coherence_drop:.0%} coherence of base")
     else:
         best = min(points, key=lambda p: sum(max(0.0, x) for x in drops(p)))
         reason = "no setting kept diversity and coherence near base; took the one that moved them least"
+    return best, ok, reason
+
+
+def choose_control(curve: dict[str, Any], max_diversity_drop: float = 0.10,
+                   max_coherence_drop: float = 0.15) -> dict[str, Any]:
+    """Step size x steps from a validation trade-off curve, by `choose_within_limits` (weaker control on ties)."""
+    points = curve["points"]
+    if not points:
+        raise ValueError("auto_control needs at least one trade-off setting (tradeoff_step_sizes x tradeoff_n_steps)")
+    best, ok, reason = choose_within_limits(curve["base"], points, "reward_gain", max_diversity_drop,
+                                            max_coherence_drop, strength=lambda p: p["step_size"] * p["n_steps"])
     return {"step_size": best["step_size"], "n_steps": best["n_steps"], "reason": reason,
             "validation": {k: best[k] for k in ("reward_gain", "reward_gain_low", "reward_gain_high", "diversity",
                                                 "coherence")},
             "feasible": [(p["step_size"], p["n_steps"]) for p in ok]}
 
 
-def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress):
+def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress, embed):
     """The static vector (pairs when the data set has them, else reward quartiles) and its tuned scale."""
     states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
     state_norm = float(states[torch.arange(states.shape[1])[None, :] < lengths[:, None]].norm(dim=-1).mean())
@@ -307,13 +316,23 @@ def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress):
         vec = reward_contrast_vector(states, lengths, load_rewards(run_dir))
         source = "top-quartile minus bottom-quartile reward trajectory states"
     edit = make_static_edit(vec, site_key, state_norm)
-    scores = {}
-    for s in cfg.static_scales:
-        scores[s] = float(method(f"validation-static-{s}", lambda s=s: ev_val.static(edit, s)).rewards.mean())
-    best = max(scores, key=scores.get)
-    return edit, {"source": source, "vector_norm": float(vec.norm()), "state_norm": state_norm,
-                  "validation_reward_by_scale": {str(k): v for k, v in scores.items()},
-                  "validation_base_reward": float(base_val.rewards.mean()), "best_scale": best}
+    outs = {s: method(f"validation-static-{s}", lambda s=s: ev_val.static(edit, s)) for s in cfg.static_scales}
+    scores = {s: float(o.rewards.mean()) for s, o in outs.items()}
+    tuning = {"source": source, "vector_norm": float(vec.norm()), "state_norm": state_norm,
+              "validation_reward_by_scale": {str(k): v for k, v in scores.items()},
+              "validation_base_reward": float(base_val.rewards.mean())}
+    if not cfg.auto_control:
+        return edit, {**tuning, "best_scale": max(scores, key=scores.get), "reason": "largest validation reward"}
+    # under auto_control static editing is held to RE-Control's limits: tuned on reward alone it can win by
+    # collapsing into one repeated answer (SmolLM2 / HH: diversity 0.69 -> 0.25 at the reward-best scale)
+    base = {"reward": float(base_val.rewards.mean()), "diversity": diversity(base_val.texts),
+            "coherence": float(coherence_scores(ev_val.raw_prompts, base_val.texts, embed).mean())}
+    points = [{"scale": s, "reward": scores[s], "reward_gain": scores[s] - base["reward"], "diversity": diversity(o.texts),
+               "coherence": float(coherence_scores(ev_val.raw_prompts, o.texts, embed).mean())} for s, o in outs.items()]
+    best, _ok, reason = choose_within_limits(base, points, "reward_gain", cfg.max_diversity_drop, cfg.max_coherence_drop,
+                                             strength=lambda p: p["scale"])
+    return edit, {**tuning, "best_scale": best["scale"], "reason": reason, "validation_base": base,
+                  "validation_by_scale": points}
 
 
 def _strip(text: str | None, cfg: REControlConfig, model) -> str:

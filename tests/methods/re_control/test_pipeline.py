@@ -12,6 +12,7 @@ import torch
 from interp.runs import RunConfigMismatch
 from methods.re_control import REControlConfig, run_all
 from methods.re_control.config import step_config
+from methods.re_control.pipeline import _Lazy, run_evaluate
 
 
 def stories_config(**kw):
@@ -55,6 +56,16 @@ def test_re_control_raises_reward_over_greedy_on_stories260k(stories, tmp_path, 
                  str(_write_config(tmp_path, cfg)), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "RE-Control minus base" in printed and "best-of-8" in printed
+
+    # under auto_control static editing's scale is held to the same diversity / coherence limits
+    auto = stories_config(auto_control=True, n_eval=40, best_of=(), static_scales=(0.1, 0.4, 1.6))
+    tuning = run_evaluate(auto, run, force=True, lazy=_Lazy(auto, stories), progress=False)["static_editing"]
+    base = tuning["validation_base"]
+    points = {p["scale"]: p for p in tuning["validation_by_scale"]}
+    assert sorted(points) == [0.1, 0.4, 1.6]
+    ok = [s for s, p in points.items() if p["diversity"] >= 0.9 * base["diversity"] and p["coherence"] >= 0.85 * base["coherence"]]
+    assert ok, points  # 0.1 x the state norm barely moves stories260k
+    assert tuning["best_scale"] == max(ok, key=lambda s: (points[s]["reward"], -s)), tuning
 
 
 def _write_config(tmp_path, cfg):
