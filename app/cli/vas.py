@@ -36,6 +36,22 @@ def _ints(s: str) -> list[int]:
         raise ValueError(f"expected comma-separated integers, got {s!r}") from None
 
 
+def _run_dir(p, required: bool, what: str) -> None:
+    """The run directory, as a path (`--out DIR`) or, like the other methods, `--run NAME [--runs DIR]`."""
+    where = p.add_mutually_exclusive_group(required=required)
+    where.add_argument("--out", default=None, help=f"run directory (e.g. runs/vas); {what}")
+    where.add_argument("--run", default=None, help="run name: the run directory is RUNS/NAME (same as --out RUNS/NAME)")
+    p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory for --run (default: runs)")
+
+
+def resolve_out(args) -> None:
+    """Set `args.out` from `--run NAME` (a plain name: it cannot leave the runs directory)."""
+    if getattr(args, "run", None):
+        from interp.runs import safe_name
+
+        args.out = str(Path(args.runs) / safe_name(args.run))
+
+
 def register(sub) -> None:
     p = sub.add_parser("vas", help="Value Augmented Sampling: value-guided decoding (Han, Shenfeld et al. 2024)")
     vsub = p.add_subparsers(dest="vas_command", metavar="ACTION")
@@ -43,7 +59,7 @@ def register(sub) -> None:
     t = vsub.add_parser("train", help="sample from the base model, score with a reward, fit a value model by TD(lambda)",
                         description="Writes OUT/rollouts and OUT/train (the value model; pass OUT to --value).")
     _common(t, "train")
-    t.add_argument("--out", required=True, help="run directory (e.g. runs/vas)")
+    _run_dir(t, required=True, what="writes OUT/rollouts and OUT/train")
     t.add_argument("--reward", default="vader-sentiment", help="reward name (vader-sentiment, vader-utility, rm:PATH, "
                    "hf-rm:PATH; neg:NAME negates one)")
     t.add_argument("--samples-per-prompt", type=int, default=1)
@@ -76,7 +92,7 @@ def register(sub) -> None:
     g.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling at --temperature")
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--reward", default=None, help="also score the responses with this reward")
-    g.add_argument("--out", default=None, help="run directory to write OUT/generate into (default: print only)")
+    _run_dir(g, required=False, what="writes OUT/generate (default: print only)")
     g.set_defaults(func=run_generate)
 
     e = vsub.add_parser("evaluate", help="table: base, VAS at several beta, Best-of-N; reward, diversity, coherence, time")
@@ -89,7 +105,7 @@ def register(sub) -> None:
     e.add_argument("--drop-others", action="store_true")
     e.add_argument("--temperature", type=float, default=1.0)
     e.add_argument("--no-coherence", action="store_true", help="skip the MiniLM coherence column")
-    e.add_argument("--out", required=True, help="run directory (writes OUT/evaluate)")
+    _run_dir(e, required=True, what="writes OUT/evaluate")
     e.set_defaults(func=run_evaluate)
 
     c = vsub.add_parser("grid", help="compose two value models on a grid of (beta_1, beta_2); writes OUT/grid/grid.json")
@@ -100,7 +116,7 @@ def register(sub) -> None:
     c.add_argument("--betas-2", default="0,2,4")
     c.add_argument("--top-k", type=int, default=10)
     c.add_argument("--temperature", type=float, default=1.0)
-    c.add_argument("--out", required=True)
+    _run_dir(c, required=True, what="writes OUT/grid")
     c.set_defaults(func=run_grid)
     p.set_defaults(func=lambda a: p.print_help())
 
@@ -142,6 +158,7 @@ def _chat(args):
 
 
 def run_train(args) -> int:
+    resolve_out(args)
     from methods.vas.pipeline import train
     from methods.vas.train import TrainConfig
     from methods.vas.value_model import ValueConfig
@@ -165,6 +182,7 @@ def run_train(args) -> int:
 
 
 def run_generate(args) -> int:
+    resolve_out(args)
     from methods.vas.pipeline import generate, parse_value_specs
 
     specs = parse_value_specs(args.value)
@@ -181,6 +199,7 @@ def run_generate(args) -> int:
 
 
 def run_evaluate(args) -> int:
+    resolve_out(args)
     from app.cli.common import table
     from methods.vas.evaluate import EvalConfig
     from methods.vas.pipeline import evaluate_step
@@ -200,6 +219,7 @@ def run_evaluate(args) -> int:
 
 
 def run_grid(args) -> int:
+    resolve_out(args)
     from app.cli.common import table
     from methods.vas.evaluate import EvalConfig
     from methods.vas.pipeline import grid_step

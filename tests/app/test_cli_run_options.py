@@ -22,3 +22,23 @@ def test_runs_directory_and_run_name_spellings(argv, runs_dest, name_dest, runs_
     assert getattr(args, runs_dest) == str(tmp_path)
     if name_dest:
         assert getattr(args, name_dest) == "my-run"
+
+
+@pytest.mark.parametrize("action", ["train", "evaluate", "grid"])
+def test_vas_takes_a_run_name_or_a_path(action, tmp_path):
+    from app.cli.vas import resolve_out
+
+    need = {"train": [], "evaluate": ["--value", "v"], "grid": ["--value", "a", "--value", "b", "--rewards", "x,y"]}[action]
+    args = build_parser().parse_args(["vas", action, *need, "--run", "my-run", "--runs-dir", str(tmp_path)])
+    resolve_out(args)
+    assert args.out == str(tmp_path / "my-run")
+    args = build_parser().parse_args(["vas", action, *need, "--out", str(tmp_path / "x")])
+    resolve_out(args)
+    assert args.out == str(tmp_path / "x")
+    with pytest.raises(SystemExit):  # one of the two, not both, not neither
+        build_parser().parse_args(["vas", action, *need, "--run", "a", "--out", "b"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["vas", action, *need])
+    args = build_parser().parse_args(["vas", action, *need, "--run", "../escape"])
+    with pytest.raises(ValueError, match="run name"):
+        resolve_out(args)
