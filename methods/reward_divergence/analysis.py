@@ -63,17 +63,6 @@ def site_rows(store, key: str, skip_first: int, max_norm_ratio: float = 0.0) -> 
     return rows, info
 
 
-def ce_recovered(model, sae, site, texts: list[str], max_length: int | None, skip_first: int,
-                 max_norm: float | None = None, batch_size: int = 16) -> dict[str, float]:
-    """CE loss recovered on the tokens the SAE models: positions the SAE was not trained on (the
-    attention sink at position 0) and massive activations above `max_norm` keep their own
-    activations in both the spliced and the ablated run (see `interp.sae.ce_loss_recovered`)."""
-    from interp.sae import ce_loss_recovered
-
-    return ce_loss_recovered(model, sae, site, texts, batch_size=batch_size, max_length=max_length,
-                             skip_first=skip_first, max_norm=max_norm)
-
-
 def drop_first(table, skip_first: int, max_norm_ratio: float = 0.0):
     """A token table without the rows the SAEs were not trained on: positions < skip_first, and massive
     activations (norm > max_norm_ratio x median at any of its sites)."""
@@ -90,7 +79,7 @@ def drop_first(table, skip_first: int, max_norm_ratio: float = 0.0):
 
 
 def step_saes(ctx: Context) -> dict[str, Any]:
-    from interp.sae import load_sae, reconstruction_stats, save_sae, tensor_provider, train_sae
+    from interp.sae import ce_loss_recovered, load_sae, reconstruction_stats, save_sae, tensor_provider, train_sae
 
     from interp import distributed
 
@@ -136,8 +125,9 @@ def step_saes(ctx: Context) -> dict[str, Any]:
                 if eval_rows is None:
                     eval_rows, left_out = site_rows(eval_store, key, cfg.skip_first, cfg.max_norm_ratio)
                 quality = reconstruction_stats(sae, eval_rows.split(4096))
-                ce = ce_recovered(model, sae, mlp_out(layer), ce_texts, ctx.cfg.collect.max_length, cfg.skip_first,
-                                  max_norm=left_out["max_norm"])
+                # the positions and massive rows the SAE was not trained on keep their own activations
+                ce = ce_loss_recovered(model, sae, mlp_out(layer), ce_texts, max_length=ctx.cfg.collect.max_length,
+                                       skip_first=cfg.skip_first, max_norm=left_out["max_norm"])
                 row = {"model": name, "site": key, "layer": layer, "expansion": e, "architecture": cfg.architecture,
                        "skip_first": cfg.skip_first, "eval_left_out": left_out,
                        "path": str(folder.relative_to(ctx.run_dir)), **quality, **ce}

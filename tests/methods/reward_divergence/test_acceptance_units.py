@@ -142,21 +142,18 @@ def test_sae_rows_skip_padding_and_the_first_token(tmp_path):
     assert float(rows.norm(dim=-1).max()) <= info["max_norm"] + 1e-4
 
 
-def test_ce_splice_with_skip_zero_matches_the_backbone(tmp_path):
-    """With skip_first=0 the method's CE-recovered splice is the backbone's; with 1 the first token is left alone."""
+def test_ce_splice_leaves_skipped_positions_and_massive_rows_alone(tmp_path):
+    """The method splices the SAE only where it was trained: skip_first=1 leaves position 0 alone, and
+    max_norm=0 (every row over the norm) leaves the whole run clean."""
     from interp.sae import ce_loss_recovered
-    from methods.reward_divergence.analysis import ce_recovered
 
     model = context(tmp_path, tuned=None).model("base")
     sae = build_training_sae(SAETrainConfig(expansion=2, k=8, seed=0), model.d_model)
     texts = ["Once upon a time, there was a girl.", "The dog ran.", "Lily was happy and sang a song."]
-    ours = ce_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=0)
     ref = ce_loss_recovered(model, sae, mlp_out(2), texts, max_length=64)
-    for k in ("ce_clean", "ce_sae", "ce_zero", "ce_recovered"):
-        assert ours[k] == pytest.approx(ref[k], rel=1e-5)
-    skip = ce_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=1)
+    skip = ce_loss_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=1)
     assert skip["ce_clean"] == pytest.approx(ref["ce_clean"], rel=1e-6)
     assert skip["ce_sae"] != pytest.approx(ref["ce_sae"], rel=1e-6)  # position 0 kept its own activation
-    none = ce_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=0, max_norm=0.0)
+    none = ce_loss_recovered(model, sae, mlp_out(2), texts, max_length=64, skip_first=0, max_norm=0.0)
     assert none["ce_sae"] == pytest.approx(ref["ce_clean"], rel=1e-6)  # every row is over the norm: none spliced
     assert none["ce_zero"] == pytest.approx(ref["ce_clean"], rel=1e-6)
