@@ -22,6 +22,8 @@ def register(sub) -> None:
     t.add_argument("--encoder", default="minilm", help="minilm (default), st:PATH, or model:SPEC (pooled final() state)")
     t.add_argument("--pool", default="mean", choices=["mean", "last"], help="pooling for model:SPEC encoders")
     t.add_argument("--max-length", type=int, default=256, help="tokens per prompt+response, keeping the end (default 256)")
+    t.add_argument("--text", default="joined", choices=["joined", "response"], help="what the encoder sees: prompt + "
+                   "response (default), or the response alone (scores that depend less on the prompt)")
     t.add_argument("--hidden", type=int, default=64, help="hidden width of the head; 0 for a linear head")
     t.add_argument("--dropout", type=float, default=0.2)
     t.add_argument("--lr", type=float, default=3e-4)
@@ -71,7 +73,8 @@ def run_train(args) -> int:
     t0 = time.perf_counter()
     pairs, source = load_pairs(args.data, args.split, args.limit)
     cfg = BTConfig(
-        encoder=args.encoder, pool=args.pool, max_length=args.max_length, hidden=args.hidden, dropout=args.dropout,
+        encoder=args.encoder, pool=args.pool, max_length=args.max_length, text=args.text, hidden=args.hidden,
+        dropout=args.dropout,
         lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size, max_epochs=args.epochs,
         patience=args.patience, seed=args.seed,
     )

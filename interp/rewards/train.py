@@ -48,9 +48,11 @@ def split_indices(n: int, test_fraction: float, val_fraction: float, seed: int) 
 
 
 def embed_pairs(out: Path, pairs: Sequence[Any], cfg: BTConfig, data: str, device: str | None, force: bool) -> dict[str, torch.Tensor]:
-    """Embeddings of prompt+chosen and prompt+rejected for every pair, computed once per run directory."""
+    """Embeddings of prompt+chosen and prompt+rejected (or chosen and rejected alone) for every pair,
+    computed once per run directory."""
     step_cfg = {"encoder": cfg.encoder, "pool": cfg.pool, "max_length": cfg.max_length, "data": data,
-                "n_pairs": len(pairs), "texts_sha256": texts_digest(pairs)}
+                "n_pairs": len(pairs), "texts_sha256": texts_digest(pairs),
+                **({"text": cfg.text} if cfg.text != "joined" else {})}  # runs made before the option stay valid
     try:
         step = open_step(out, "embed", step_cfg)
     except RunConfigMismatch:
@@ -63,7 +65,7 @@ def embed_pairs(out: Path, pairs: Sequence[Any], cfg: BTConfig, data: str, devic
         return load_tensors(file)
     encoder = load_encoder(cfg.encoder, cfg.pool, cfg.max_length, device)
     t0 = time.perf_counter()
-    prompts = [p.prompt for p in pairs]
+    prompts = cfg.encoder_prompts([p.prompt for p in pairs])
     log.info("embedding %d pairs with %s", len(pairs), cfg.encoder)
     emb = {"chosen": encoder(prompts, [p.chosen for p in pairs], progress=True),
            "rejected": encoder(prompts, [p.rejected for p in pairs], progress=True)}
@@ -92,7 +94,7 @@ def train_reward_model(
     tr, va, te = split_indices(len(pairs), test_fraction, val_fraction, cfg.seed)
     emb = embed_pairs(out, pairs, cfg, data, device, force)
     d_in = int(emb["chosen"].shape[1])
-    run_cfg = {**asdict(cfg), "kind": KIND, "d_in": d_in, "data": data, "n_pairs": len(pairs),
+    run_cfg = {**{k: v for k, v in asdict(cfg).items() if (k, v) != ("text", "joined")}, "kind": KIND, "d_in": d_in, "data": data, "n_pairs": len(pairs),
                "texts_sha256": texts_digest(pairs), "test_fraction": test_fraction, "val_fraction": val_fraction}
     step = open_step(out, "train", run_cfg, force=force)
     if step.done and step.file("head.safetensors").exists():

@@ -79,3 +79,22 @@ def test_model_encoder_pools_final_state_like_unbatched_capture():
         ids, mask = enc.model.pad([enc.model.tokenizer(p + r)["input_ids"]])
         want = next(iter(capture(enc.model, ids, mask, sites=["final"], pool="mean").values()))[0]
         assert torch.allclose(got[i], want, atol=1e-4), i
+
+
+def test_a_response_only_model_ignores_the_prompt(tmp_path):
+    head = BTHead(384, hidden=8, dropout=0.0)
+    torch.nn.init.normal_(head.net[0].weight)
+    save_bt(tmp_path / "joined", head, BTConfig(hidden=8, dropout=0.0))
+    save_bt(tmp_path / "response", head, BTConfig(hidden=8, dropout=0.0, text="response"))
+    joined, alone = BradleyTerryReward.load(tmp_path / "joined"), BradleyTerryReward.load(tmp_path / "response")
+    assert alone.cfg.text == "response" and joined.cfg.text == "joined"
+    responses = [" I am well, thank you.", " I am well, thank you."]
+    prompts = ["How are you?", "Tell me how to hurt someone."]
+    assert not torch.allclose(*joined(prompts, responses))  # the prompt changes the joined score
+    a = alone(prompts, responses)
+    assert torch.equal(a[0], a[1])
+    with torch.no_grad():
+        want = head.eval()(SentenceEncoder("minilm")(["", ""], responses))
+    assert torch.allclose(a, want, atol=1e-5)
+    with pytest.raises(ValueError, match="joined, response"):
+        BTConfig(text="prompt")
