@@ -47,12 +47,16 @@ def split_indices(n: int, test_fraction: float, val_fraction: float, seed: int) 
     return parts.train, parts.validation, parts.test
 
 
+def _text_option(cfg: BTConfig) -> dict[str, str]:
+    """`text` for a step config, left out at its default so that runs made before the option stay valid."""
+    return {"text": cfg.text} if cfg.text != "joined" else {}
+
+
 def embed_pairs(out: Path, pairs: Sequence[Any], cfg: BTConfig, data: str, device: str | None, force: bool) -> dict[str, torch.Tensor]:
     """Embeddings of prompt+chosen and prompt+rejected (or chosen and rejected alone) for every pair,
     computed once per run directory."""
     step_cfg = {"encoder": cfg.encoder, "pool": cfg.pool, "max_length": cfg.max_length, "data": data,
-                "n_pairs": len(pairs), "texts_sha256": texts_digest(pairs),
-                **({"text": cfg.text} if cfg.text != "joined" else {})}  # runs made before the option stay valid
+                "n_pairs": len(pairs), "texts_sha256": texts_digest(pairs), **_text_option(cfg)}
     try:
         step = open_step(out, "embed", step_cfg)
     except RunConfigMismatch:
@@ -94,7 +98,8 @@ def train_reward_model(
     tr, va, te = split_indices(len(pairs), test_fraction, val_fraction, cfg.seed)
     emb = embed_pairs(out, pairs, cfg, data, device, force)
     d_in = int(emb["chosen"].shape[1])
-    run_cfg = {**{k: v for k, v in asdict(cfg).items() if (k, v) != ("text", "joined")}, "kind": KIND, "d_in": d_in, "data": data, "n_pairs": len(pairs),
+    run_cfg = {**{k: v for k, v in asdict(cfg).items() if k != "text"}, **_text_option(cfg), "kind": KIND, "d_in": d_in,
+               "data": data, "n_pairs": len(pairs),
                "texts_sha256": texts_digest(pairs), "test_fraction": test_fraction, "val_fraction": val_fraction}
     step = open_step(out, "train", run_cfg, force=force)
     if step.done and step.file("head.safetensors").exists():

@@ -163,6 +163,12 @@ def control_vs_base(control: Outputs, base: Outputs, n_boot: int = 2000, seed: i
     return {"difference": iv.value, "low": iv.low, "high": iv.high, "n": iv.n, "ci": iv.ci}
 
 
+def quality(ev: Evaluator, out: Outputs, embed: Callable) -> dict[str, float]:
+    """Mean reward, diversity and mean coherence of one method's outputs on `ev`'s prompts."""
+    return {"reward": float(out.rewards.mean()), "diversity": diversity(out.texts),
+            "coherence": float(coherence_scores(ev.raw_prompts, out.texts, embed).mean())}
+
+
 def tradeoff_curve(
     ev: Evaluator, value: ValueFunction, base: Outputs, step_sizes: Sequence[float], n_steps: Sequence[int],
     penalty: float = 0.0, n_boot: int = 1000, seed: int = 0, progress: bool = True, embed: Callable | None = None,
@@ -176,7 +182,6 @@ def tradeoff_curve(
     from tqdm.auto import tqdm
 
     embed = embed or CachedEmbed()
-    base_coh = float(coherence_scores(ev.raw_prompts, base.texts, embed).mean())
     points = []
     grid = [(a, k) for a in step_sizes for k in n_steps]
     for a, k in tqdm(grid, desc="trade-off curve", unit="setting", disable=not progress, leave=False):
@@ -184,13 +189,7 @@ def tradeoff_curve(
         out = run(f"tradeoff-{a}x{k}", lambda: ev.re_control(value, cfg)) if run else ev.re_control(value, cfg)
         iv = paired_bootstrap_diff(out.rewards, base.rewards, n_boot=n_boot, seed=seed)
         points.append({
-            "step_size": a, "n_steps": k, "reward": float(out.rewards.mean()), "reward_gain": iv.value,
-            "reward_gain_low": iv.low, "reward_gain_high": iv.high, "diversity": diversity(out.texts),
-            "coherence": float(coherence_scores(ev.raw_prompts, out.texts, embed).mean()),
-            "seconds_per_prompt": out.seconds / len(out.texts),
+            "step_size": a, "n_steps": k, **quality(ev, out, embed), "reward_gain": iv.value,
+            "reward_gain_low": iv.low, "reward_gain_high": iv.high, "seconds_per_prompt": out.seconds / len(out.texts),
         })
-    return {
-        "n_prompts": len(ev.prompts),
-        "base": {"reward": float(base.rewards.mean()), "diversity": diversity(base.texts), "coherence": base_coh},
-        "points": points,
-    }
+    return {"n_prompts": len(ev.prompts), "base": quality(ev, base, embed), "points": points}

@@ -19,15 +19,14 @@ import torch
 from interp import distributed, faults
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, read_jsonl, write_json, write_jsonl
-from interp.metrics import coherence_scores, diversity
 from interp.runs import open_step
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
 from methods.re_control.collect import collect_trajectories, load_trajectories
 from methods.re_control.config import REControlConfig, step_config
 from methods.re_control.control import ControlConfig
 from methods.re_control.data import load_task, raw_prompts, render_prompts
-from methods.re_control.evaluate import (CachedEmbed, Evaluator, Outputs, best_of_samples, control_vs_base, summarize,
-                                        tradeoff_curve)
+from methods.re_control.evaluate import (CachedEmbed, Evaluator, Outputs, best_of_samples, control_vs_base, quality,
+                                        summarize, tradeoff_curve)
 from methods.re_control.train import TrainConfig, group_centred, train_value
 from methods.re_control.value import ValueConfig, ValueFunction
 
@@ -325,10 +324,8 @@ def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress, 
         return edit, {**tuning, "best_scale": max(scores, key=scores.get), "reason": "largest validation reward"}
     # under auto_control static editing is held to RE-Control's limits: tuned on reward alone it can win by
     # collapsing into one repeated answer (SmolLM2 / HH: diversity 0.69 -> 0.25 at the reward-best scale)
-    base = {"reward": float(base_val.rewards.mean()), "diversity": diversity(base_val.texts),
-            "coherence": float(coherence_scores(ev_val.raw_prompts, base_val.texts, embed).mean())}
-    points = [{"scale": s, "reward": scores[s], "reward_gain": scores[s] - base["reward"], "diversity": diversity(o.texts),
-               "coherence": float(coherence_scores(ev_val.raw_prompts, o.texts, embed).mean())} for s, o in outs.items()]
+    base = quality(ev_val, base_val, embed)
+    points = [{"scale": s, **quality(ev_val, o, embed), "reward_gain": scores[s] - base["reward"]} for s, o in outs.items()]
     best, _ok, reason = choose_within_limits(base, points, "reward_gain", cfg.max_diversity_drop, cfg.max_coherence_drop,
                                              strength=lambda p: p["scale"])
     return edit, {**tuning, "best_scale": best["scale"], "reason": reason, "validation_base": base,

@@ -40,7 +40,7 @@ class PeakRSS:
         self.proc, self.every, self.peak = psutil.Process(), every_s, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self.exact = _reset_high_water_mark()
+        self.exact = False
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -48,6 +48,7 @@ class PeakRSS:
             time.sleep(self.every)
 
     def __enter__(self) -> "PeakRSS":
+        self.exact = _reset_high_water_mark()
         if not self.exact:
             self._thread.start()
         return self
