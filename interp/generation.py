@@ -9,6 +9,7 @@ generated token is kept, so a row with n response tokens has n + 1 states.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from interp.activations import recording
 from interp.interventions import Intervention, intervene
+from interp.models.cache_keyword import returned_cache
 from interp.sites import Site, parse_site
 
 if TYPE_CHECKING:
@@ -108,7 +110,7 @@ def generate_batch(
         for step in range(config.max_new_tokens + 1):
             if config.use_cache:
                 out = model.forward(new_ids, mask, past_key_values=past, use_cache=True, last_logits_only=True)
-                past = out.past_key_values
+                past = returned_cache(out)
             else:
                 out = model.forward(ids, mask, last_logits_only=True)
             for s in sites:  # keep only the newest position's state
@@ -156,11 +158,11 @@ def generate(
     """
     import time
 
-    config = config or GenerationConfig()
-    for k, v in overrides.items():
-        if not hasattr(config, k):
-            raise TypeError(f"unknown generation option {k!r}; options: {', '.join(inspect.signature(GenerationConfig).parameters)}")
-        setattr(config, k, v)
+    options = inspect.signature(GenerationConfig).parameters
+    unknown = [k for k in overrides if k not in options]
+    if unknown:
+        raise TypeError(f"unknown generation option {unknown[0]!r}; options: {', '.join(options)}")
+    config = dataclasses.replace(config or GenerationConfig(), **overrides)  # the caller's config stays as it was
     rendered = [model.render(p, chat=chat) if chat is not False else p for p in prompts]
     limit = max_prompt_tokens or max(model.n_ctx - config.max_new_tokens - 1, 1)
     prompt_ids = []

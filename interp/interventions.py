@@ -9,6 +9,7 @@ during KV-cached generation, where each step after the prompt sees one position.
 """
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -27,7 +28,8 @@ Acts = Float[Tensor, "batch pos d_model"]
 
 
 class Intervention:
-    """Base: `apply(acts) -> acts` at `site`."""
+    """Base: `apply(acts) -> acts` at `site`. Interventions are values: using one on a model never
+    changes it, so `AddVector(resid_post(-1), v)` means the last layer of whichever model it meets."""
 
     site: Site
 
@@ -35,8 +37,15 @@ class Intervention:
         raise NotImplementedError
 
     def check(self, model: "Model") -> None:
-        """Validate against the model before any hook is attached."""
-        self.site = parse_site(self.site).resolve(model)
+        """Validate against the model before any hook is attached (raises; changes nothing)."""
+        parse_site(self.site).resolve(model)
+
+    def resolved(self, model: "Model") -> "Intervention":
+        """A checked copy whose site names this model's layer (negative layers counted from its end)."""
+        self.check(model)
+        out = copy.copy(self)
+        out.site = parse_site(self.site).resolve(model)
+        return out
 
 
 def _vector_check(vec: Tensor, model: "Model", what: str) -> None:
@@ -115,9 +124,8 @@ class ApplyModule(Intervention):
 @contextmanager
 def intervene(model: "Model", *interventions: Intervention) -> Iterator[None]:
     """Activate interventions in order for the body; hooks are removed on exit, even on error."""
-    for iv in interventions:
-        iv.check(model)
-    with attached(model, [(iv.site, iv.apply) for iv in interventions]):
+    active = [iv.resolved(model) for iv in interventions]
+    with attached(model, [(iv.site, iv.apply) for iv in active]):
         yield
 
 

@@ -17,6 +17,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens.model_bridge import TransformerBridge
 
+from interp.models.cache_keyword import cache_keyword
+
 
 @dataclass
 class Model:
@@ -160,6 +162,9 @@ class Model:
     ) -> Any:
         """One HF forward with the bridge's hooks; position ids follow the mask (left padding).
 
+        The returned cache is read with `interp.models.cache_keyword.returned_cache(out)`, which
+        works across transformers' renaming of `past_key_values` to `cache`.
+
         `last_logits_only`: unembed only the last position (generation needs no more; at a prompt
         of 8 x 128 tokens the full unembedding is ~30 GFLOP of the forward), as HF generate does
         through `logits_to_keep`, when the model's forward accepts it."""
@@ -168,11 +173,11 @@ class Model:
         if position_ids is None:
             position_ids = positions_from_mask(attention_mask)[:, -input_ids.shape[1]:]
         extra = {"logits_to_keep": 1} if last_logits_only and self._accepts_logits_to_keep else {}
+        extra[cache_keyword(self.hf)] = past_key_values  # `cache` on transformers 5.24+
         return self.hf(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             use_cache=use_cache,
             **extra,
         )

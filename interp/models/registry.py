@@ -129,7 +129,8 @@ def load_model(
     """Load `spec` as a hooked `Model` (a TransformerBridge around the HF model).
 
     `device_map` spreads a big model over devices (Accelerate); otherwise the model goes to
-    `device` (default: CUDA when available).
+    `device` (default: CUDA when available). Raises `CacheMismatch` when the installed
+    transformers / transformer-lens would make KV-cached generation differ from recomputation.
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     folder = resolve_spec(spec)
@@ -137,6 +138,8 @@ def load_model(
     from transformer_lens.model_bridge import TransformerBridge
 
     from interp.models.bridge_speed import speed_up
+    from interp.models.cache_guard import check_cached_decoding
+    from interp.models.cache_keyword import accept_both_cache_keywords
 
     if device is None and device_map is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -155,9 +158,12 @@ def load_model(
         str(folder), hf_model=hf, tokenizer=tokenizer, dtype=dtype, trust_remote_code=trust_remote_code
     )
     speed_up(bridge)  # bit-identical outputs; see interp.models.bridge_speed
+    accept_both_cache_keywords(bridge)  # transformers 5.24+ passes the cache as `cache=`
     # transformer-lens reloads its own copy with add_bos_token=True; models trained without a
     # BOS (SmolLM2) must see the stock tokenizer, so the wrapper keeps ours.
-    return Model(bridge=bridge, tokenizer=tokenizer, spec=spec, path=folder)
+    model = Model(bridge=bridge, tokenizer=tokenizer, spec=spec, path=folder)
+    check_cached_decoding(model)  # refuse, naming versions, rather than generate wrong text
+    return model
 
 
 def _has_safetensors(folder: Path) -> bool:

@@ -181,17 +181,18 @@ class ValueModel(nn.Module):
         use_cache: bool = False,
     ) -> ValueOutput:
         """Values at every input position; position ids follow the mask (left padding) unless given."""
+        from interp.models.cache_keyword import cache_keyword, returned_cache
         from interp.models.model import positions_from_mask
 
         if position_ids is None:
             position_ids = positions_from_mask(attention_mask)[:, -input_ids.shape[1]:]
         out = self.backbone(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            past_key_values=past_key_values, use_cache=use_cache,
+            use_cache=use_cache, **{cache_keyword(self.backbone): past_key_values},
         )
         hidden = out.last_hidden_state
         values = self.head(hidden.to(next(self.head.parameters()).dtype)).squeeze(-1)
-        return ValueOutput(values=values.float(), past_key_values=out.past_key_values if use_cache else None)
+        return ValueOutput(values=values.float(), past_key_values=returned_cache(out) if use_cache else None)
 
     # --- compatibility -------------------------------------------------------------
     def check_tokenizer(self, base: Any, what: str = "value model") -> None:

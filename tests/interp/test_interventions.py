@@ -69,3 +69,37 @@ def test_parse_site(text, site):
 def test_parse_site_errors(bad):
     with pytest.raises(ValueError):
         parse_site(bad)
+
+
+def test_using_an_intervention_leaves_it_unchanged(model, batch, tmp_path):
+    """`resid_post(-1)` means the last layer of whichever model the intervention meets: resolving it on
+    one model must not pin it to that model's depth."""
+    from interp.models.tiny_random import build_tiny_random
+    from interp.models import load_model
+
+    v = torch.ones(model.d_model)
+    iv = AddVector(resid_post(-1), v)
+    with intervene(model, iv):
+        pass
+    assert iv.site == resid_post(-1)
+    resolved = iv.resolved(model)
+    assert resolved.site == resid_post(model.n_layers - 1) and resolved is not iv and iv.site == resid_post(-1)
+    # on a deeper model the same value hooks that model's last layer
+    import json
+
+    folder = build_tiny_random("llama", tmp_path / "deep")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["num_hidden_layers"] = model.n_layers + 2
+    (folder / "config.json").write_text(json.dumps(cfg))
+    deep = load_model(str(folder), device="cpu")
+    assert deep.n_layers == model.n_layers + 2
+    assert iv.resolved(deep).site == resid_post(deep.n_layers - 1)
+
+
+def test_generate_overrides_leave_the_callers_config_unchanged(model):
+    from interp import GenerationConfig, generate
+
+    cfg = GenerationConfig(max_new_tokens=3)
+    out = generate(model, ["hello"], cfg, max_new_tokens=5, progress=False, stop_at_eos=False)
+    assert len(out.tokens[0]) == 5
+    assert cfg.max_new_tokens == 3 and cfg.stop_at_eos is True

@@ -10,6 +10,7 @@ import torch
 
 from interp.activations import capture
 from interp.models import Model, positions_from_mask
+from interp.models.cache_keyword import returned_cache
 from interp.sites import attn_out, final, mlp_out, resid_post, resid_pre
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach a model hub
@@ -75,7 +76,7 @@ def greedy(model: Model, prompt: str, max_new_tokens: int, add_special_tokens: b
     past, step, new = None, ids, []
     for _ in range(max_new_tokens):
         out = model.forward(step, mask, past_key_values=past, use_cache=True)
-        past = out.past_key_values
+        past = returned_cache(out)
         token = int(out.logits[0, -1].argmax())
         new.append(token)
         if token in model.eos_token_ids:

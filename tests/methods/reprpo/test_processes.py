@@ -18,6 +18,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def relative_distance(a: dict, b: dict) -> float:
+    """||a - b|| / ||b|| over all tensors together."""
+    num = sum(float((a[k] - b[k]).pow(2).sum()) for k in b)
+    den = sum(float(b[k].pow(2).sum()) for k in b)
+    return (num / den) ** 0.5
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method, transform", [("rank", "none"), ("projgrad", "none")])
 def test_two_processes_equal_one_process_with_double_batch(stories_model, tmp_path, method, transform):
@@ -41,23 +48,31 @@ def test_two_processes_equal_one_process_with_double_batch(stories_model, tmp_pa
     finally:
         trainer.close()
     assert one["steps"] == two["steps"] == 4  # 8 pairs, global batch 2
-    assert two["losses"] == pytest.approx([h["loss"] for h in trainer.history], abs=1e-4)
+    # Losses agree to float noise, not bitwise: the summation order differs (each rank pads its own pair,
+    # and DDP averages two per-rank gradient sums where one process sums a batch of two), and AdamW's
+    # per-coordinate normalisation at lr 1e-2 amplifies that noise step by step. Measured on this job
+    # (torch 2.13 CPU): the same single process with 1 vs 2 torch threads moves the step-3 loss by
+    # 2.7e-5, two processes vs one by 1.4e-4 (steps 0-2: 0, 1e-5, 3e-5). A real change of the batch
+    # moves losses by > 0.1, so 1e-3 still tells a wrong reduction from noise.
+    assert two["losses"] == pytest.approx([h["loss"] for h in trainer.history], abs=1e-3)
     got = load_tensors(out / "trainable.safetensors")
     assert set(got) == set(want)
-    # sums run in another order across processes, and Adam divides by the gradient's own scale, so
-    # near-zero gradient coordinates turn float noise into visible steps: compare with a tolerance,
-    # and check the tolerance is far below what a real difference in training (batch 1) gives.
-    # (A learned transform is left out here: at step 0 policy = reference, its gradient is pure
-    # float noise, and Adam's first step moves it by +-lr in a noise-chosen direction.)
-    diff = max(float((got[k] - want[k]).abs().max()) for k in want)
-    print("max weight difference, two processes vs one:", diff)
-    assert diff < 5e-3
+    # Sums run in another order across processes, and AdamW turns float noise into real steps where a
+    # coordinate's true gradient is ~0: its update is lr * g / (|g| + eps), eps = 1e-8. Measured (rank,
+    # torch 2.13 CPU): lora_A[0, 55] of layer 1's down_proj gets g = 9e-9 at step 1 (after clipping),
+    # so the two runs step it by different fractions of lr = 1e-2 and it ends 6.5e-3 apart, while the
+    # other 687 elements of that matrix agree within 1e-3. A max-element bound therefore measures
+    # noise; the relative L2 distance over all trained weights measures the trajectory. (A learned
+    # transform is left out: at step 0 policy = reference and its whole gradient is such noise.)
+    diff = relative_distance(got, want)
+    print("relative weight distance, two processes vs one:", diff)
+    assert diff < 1e-2
     trainer = ReprPOTrainer(stories_model, job_pairs(), job_config(method, transform, 1), progress=False)
     try:
         trainer.train()
         other = trainer.trainable_state()
     finally:
         trainer.close()
-    real = max(float((other[k] - want[k]).abs().max()) for k in want)
-    print("max weight difference, batch 1 vs batch 2:", real)
+    real = relative_distance(other, want)
+    print("relative weight distance, batch 1 vs batch 2:", real)
     assert real > 20 * max(diff, 1e-5)
