@@ -7,7 +7,6 @@ a different config is refused unless `force=True`.
 """
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import re
 import shutil
@@ -19,7 +18,8 @@ from interp.io import read_json, write_json
 from interp.redact import redact_obj
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_VERSIONED = ("torch", "transformers", "transformer-lens", "sae-lens", "trl", "peft", "accelerate", "interp")
+# recorded in config.json but not settings: a run written before they existed is still the same run
+METADATA = ("versions", "pipeline", "interp_version")
 _SECRET = re.compile(r"(key|token|secret|password)", re.IGNORECASE)
 
 
@@ -43,13 +43,9 @@ def safe_name(name: str, what: str = "run name") -> str:
 
 
 def package_versions() -> dict[str, str]:
-    out = {}
-    for pkg in _VERSIONED:
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
+    from interp.versions import PACKAGES, installed_versions
+
+    return {k: v for k, v in installed_versions((*PACKAGES, "interp")).items() if v != "not installed"}
 
 
 def scrub_secrets(config: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +67,14 @@ def _drop_secret_keys(obj: Any) -> Any:
                 continue
         out[k] = _drop_secret_keys(v)
     return out
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in METADATA}
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 def _only_config(path: Path) -> bool:
@@ -115,12 +119,12 @@ def open_step(run_dir: str | Path, step: str, config: dict[str, Any], force: boo
     cfg_file = path / "config.json"
     if cfg_file.exists():
         old = read_json(cfg_file)
-        same = {k: v for k, v in old.items() if k != "versions"} == config
+        same = _settings(old) == _settings(config)
         if not same and _only_config(path):
             cfg_file.unlink()  # an attempt that failed before writing anything (bad input): nothing to keep
         elif not same:
             if not force:
-                changed = sorted(k for k in set(old) | set(config) if k != "versions" and old.get(k) != config.get(k))
+                changed = _changed(_settings(old), _settings(config))
                 raise RunConfigMismatch(
                     f"{path} was written with another config (differs in: {', '.join(changed)}); "
                     "use another run name, or pass --force to redo this step"

@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # group not built yet
             raise
         module.register(sub)
+    from app.cli.pipelines import register_pipeline
+    from interp.pipeline import registered
+
+    for name, pipeline in registered().items():  # methods that registered a pipeline: no wiring here
+        if name not in sub.choices:
+            register_pipeline(sub, pipeline)
     return parser
 
 

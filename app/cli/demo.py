@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct; stories260k runs toy "
                    "sizes in seconds)")
     p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory: the demo writes RUNS/demo/<method>/ (default: runs)")
-    p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(METHODS)} (and of any "
+                   "registered pipeline with a demo config)")
     p.add_argument("--force", action="store_true", help="redo finished steps instead of reusing them")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core that the load "
                    "average leaves free, at least 1)")
@@ -31,20 +32,40 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def chosen_methods(only: str | None) -> list[str]:
+def demo_pipelines() -> dict:
+    """Registered pipelines that define a demo config (interp.pipeline), beyond the four built in."""
+    from app.demo.plan import METHODS
+    from interp.pipeline import registered
+
+    return {name: p for name, p in registered().items() if p.demo_config is not None and name not in METHODS}
+
+
+def all_methods() -> list[str]:
     from app.demo.plan import METHODS
 
+    return [*METHODS, *demo_pipelines()]
+
+
+def title(name: str) -> str:
+    from app.demo.plan import TITLES
+
+    return TITLES.get(name, name)
+
+
+def chosen_methods(only: str | None) -> list[str]:
+    methods = all_methods()
     if not only:
-        return list(METHODS)
-    names = [x.strip().replace("-", "_") for x in only.split(",") if x.strip()]
-    unknown = [n for n in names if n not in METHODS]
+        return methods
+    names = [x.strip() for x in only.split(",") if x.strip()]
+    names = [n if n in methods else n.replace("-", "_") for n in names]
+    unknown = [n for n in names if n not in methods]
     if unknown or not names:
-        raise ValueError(f"--only {only!r}: choose among {', '.join(METHODS)}")
-    return [m for m in METHODS if m in names]
+        raise ValueError(f"--only {only!r}: choose among {', '.join(methods)}")
+    return [m for m in methods if m in names]
 
 
 def run(args) -> int:
-    from app.demo.plan import TITLES, make_plan
+    from app.demo.plan import make_plan
     from app.demo.summary import render
     from interp import DEFAULT_MODEL
     from interp.io import write_json
@@ -68,9 +89,9 @@ def run(args) -> int:
     print(f"\nMeasured effects on {spec} ({plan.profile} demo settings; every number is read from the file named "
           f"in the last column, under {root}/):\n")
     print(render(rows))
-    print("\nwall time: " + ", ".join(f"{TITLES[n]} {s['seconds']:.0f} s" for n, s in status.items())
+    print("\nwall time: " + ", ".join(f"{title(n)} {s['seconds']:.0f} s" for n, s in status.items())
           + f"; total {total:.0f} s")
-    failed = [TITLES[n] for n, s in status.items() if not s["ok"]]
+    failed = [title(n) for n, s in status.items() if not s["ok"]]
     if failed:
         print(f"failed: {', '.join(failed)} (see the errors above; the other pipelines' results stand)")
     if args.serve:
@@ -86,19 +107,22 @@ def run(args) -> int:
 
 def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str, dict]:
     """Each method's pipeline in turn; a failure is recorded (and its traceback printed), never raised."""
-    from app.demo.pipelines import RUNNERS, SharedModel, finished_steps
-    from app.demo.plan import STEPS, TITLES
+    from app.demo.pipelines import RUNNERS, SharedModel, finished_steps, registered_runner
+    from app.demo.plan import STEPS
 
     model = SharedModel(plan.model)
+    extra = demo_pipelines()
     status: dict[str, dict] = {}
     for i, name in enumerate(methods, 1):
         run_dir = root / name
         before = finished_steps(run_dir)
-        print(f"\n[{i}/{len(methods)}] {TITLES[name]}: {STEPS[name]} -> {run_dir}", flush=True)
+        runner = RUNNERS[name] if name in RUNNERS else registered_runner(extra[name])
+        steps = STEPS.get(name) or " -> ".join(extra[name].step_names())
+        print(f"\n[{i}/{len(methods)}] {title(name)}: {steps} -> {run_dir}", flush=True)
         t0, c0 = time.perf_counter(), time.process_time()
         error = None
         try:
-            RUNNERS[name](plan, run_dir, model, force, True)
+            runner(plan, run_dir, model, force, True)
         except Exception as e:  # noqa: BLE001 -- one pipeline's failure must not lose the others' results
             traceback.print_exc()
             error = f"{type(e).__name__}: {e}"
@@ -106,26 +130,27 @@ def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str
         reused = [] if force else sorted(before & finished_steps(run_dir))
         status[name] = {"ok": error is None, "error": error, "seconds": seconds, "cpu_seconds": cpu,
                         "steps_reused": reused, "run_dir": str(run_dir)}
-        print(f"[{i}/{len(methods)}] {TITLES[name]}: {'FAILED' if error else 'done'} in {seconds:.0f} s "
+        print(f"[{i}/{len(methods)}] {title(name)}: {'FAILED' if error else 'done'} in {seconds:.0f} s "
               f"(CPU {cpu:.0f} s)" + (f", {len(reused)} finished step(s) reused" if reused else ""), flush=True)
     return status
 
 
 def summary_rows(root: Path, status: dict[str, dict]) -> list:
     """The table's rows, read from the run files; a failed pipeline (or unreadable result) is a row saying so."""
-    from app.demo.plan import TITLES
-    from app.demo.summary import READERS, Row
+    from app.demo.summary import READERS, Row, registered_reader
 
+    extra = demo_pipelines()
     rows: list[Row] = []
     for name, st in status.items():
-        title = TITLES[name]
+        heading = title(name)
         if st["error"]:
-            rows.append(Row(title, "FAILED (traceback above)", "-", f"{name}/", detail=_short(st["error"])))
+            rows.append(Row(heading, "FAILED (traceback above)", "-", f"{name}/", detail=_short(st["error"])))
             continue
         try:
-            rows.extend(READERS[name](root, title))
+            reader = READERS[name] if name in READERS else registered_reader(name, extra[name])
+            rows.extend(reader(root, heading))
         except Exception as e:  # noqa: BLE001 -- reported as the pipeline's row
-            rows.append(Row(title, "FAILED to read its results", "-", f"{name}/",
+            rows.append(Row(heading, "FAILED to read its results", "-", f"{name}/",
                             detail=_short(f"{type(e).__name__}: {e}")))
     return rows
 

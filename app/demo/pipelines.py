@@ -75,6 +75,19 @@ RUNNERS: dict[str, Callable[[DemoPlan, Path, SharedModel, bool, bool], None]] = 
 }
 
 
+def registered_runner(pipeline) -> Callable[[DemoPlan, Path, SharedModel, bool, bool], None]:
+    """A registered pipeline runs its demo config through the protocol, sharing the demo's base model
+    when its config names the same model."""
+    def run_registered(plan: DemoPlan, run_dir: Path, model: SharedModel, force: bool, progress: bool) -> None:
+        from interp.pipeline import run
+
+        cfg = pipeline.demo_config(plan.model)
+        shared = {plan.model: model.get()} if getattr(cfg, "model", None) == plan.model else {}
+        run(pipeline, cfg, run_dir, force=force, progress=progress, models=shared)
+
+    return run_registered
+
+
 def finished_steps(run_dir: Path) -> set[str]:
     """Names of the steps of a run that hold metrics.json (the mark of a finished step)."""
     if not run_dir.exists():

@@ -145,6 +145,17 @@ READERS: dict[str, Callable[[Path, str], list[Row]]] = {
 }
 
 
+def registered_reader(name: str, pipeline) -> Callable[[Path, str], list[Row]]:
+    """Rows from a registered pipeline's own `summarize(run_dir)`; sources are relative to its run dir."""
+    def read(root: Path, title: str) -> list[Row]:
+        if pipeline.summarize is None:
+            return [Row(title, "finished (the pipeline defines no summary)", "-", f"{name}/")]
+        return [Row(title, r["effect"], r.get("value"), f"{name}/{r['source']}", r.get("low"), r.get("high"),
+                    r.get("detail", "")) for r in pipeline.summarize(root / name)]
+
+    return read
+
+
 def render(rows: list[Row]) -> str:
     from app.cli.common import table
 

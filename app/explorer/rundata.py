@@ -107,7 +107,14 @@ KINDS = {  # a step name only one pipeline writes -> that pipeline
 
 
 def run_kind(steps: list[StepInfo]) -> str:
-    """Which pipeline wrote a run, from its step names (ReprPO: train + eval whose config names a method)."""
+    """Which pipeline wrote a run: the `pipeline` its config.json records (interp.pipeline), else, for runs
+    written before the protocol, guessed from its step names (ReprPO: train + eval whose config names a method)."""
+    from interp.pipeline import pipeline_of
+
+    for s in steps:
+        name = pipeline_of(s.config if isinstance(s.config, dict) else None)
+        if name:
+            return name
     for s in steps:
         if s.step in KINDS:
             return KINDS[s.step]

@@ -1,0 +1,130 @@
+"""`interp <pipeline> run|<step>` for every registered pipeline, built from its config dataclass.
+
+One convention for every such command:
+- `--run NAME` (default: the pipeline's name) under `--runs DIR` (default: runs), `--config FILE`
+  (a JSON object of settings), `--force` to redo finished steps;
+- one flag per config field, `--field-name`, with the field's default and its `help` metadata;
+  lists are comma-separated, booleans are `--x/--no-x`, an optional boolean (`bool | None`, e.g.
+  `chat`) is `auto|yes|no`. Precedence: flag, then --config file, then the dataclass default.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any
+
+AUTO_YES_NO = {"auto": None, "yes": True, "no": False}
+
+
+def _kind(cls: type, f: dataclasses.Field) -> str:
+    """'bool', 'optional_bool', 'list', 'int', 'float' or 'str', from the field's annotation (or default)."""
+    try:
+        hint = typing.get_type_hints(cls)[f.name]
+    except Exception:  # noqa: BLE001 - unresolvable annotation: fall back to the default's type
+        hint = type(f.default) if f.default is not dataclasses.MISSING else str
+    args = set(typing.get_args(hint))
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        return "bool"
+    if args == {bool, type(None)}:
+        return "optional_bool"
+    if origin in (list, tuple) or hint in (list, tuple):
+        return "list"
+    for name, t in (("int", int), ("float", float)):
+        if hint is t or args - {type(None)} == {t}:
+            return name
+    return "str"
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per field; their defaults are None so a --config file can fill what is not given."""
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind, default = _kind(cls, f), _default(f)
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        text = f"{f.metadata.get('help', '')} (default: {shown})".strip()
+        if kind == "bool":
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif kind == "optional_bool":
+            parser.add_argument(flag, dest=f.name, choices=list(AUTO_YES_NO), default=None, help=text)
+        elif kind == "list":
+            parser.add_argument(flag, dest=f.name, default=None, metavar="A,B,...", help=text + "; comma-separated")
+        else:
+            parser.add_argument(flag, dest=f.name, type={"int": int, "float": float}.get(kind, str), default=None,
+                                help=text)
+
+
+def config_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """The config: dataclass defaults, overridden by --config FILE, overridden by flags."""
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config {path}: no such file")
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--config {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"--config {path} must hold a JSON object of settings")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known - {"pipeline", "interp_version", "versions"})
+        if unknown:
+            raise ValueError(f"--config {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values = {k: v for k, v in values.items() if k in known}
+    for f in dataclasses.fields(cls):
+        given = getattr(args, f.name, None)
+        if given is None:
+            continue
+        kind = _kind(cls, f)
+        if kind == "optional_bool":
+            given = AUTO_YES_NO[given]
+        elif kind == "list":
+            given = [x.strip() for x in str(given).split(",") if x.strip()]
+        values[f.name] = given
+    return cls(**values)
+
+
+def register_pipeline(sub, pipeline) -> None:
+    """`interp NAME` with `run` and one subcommand per step."""
+    from interp.runs import safe_name
+
+    group = sub.add_parser(pipeline.name, help=pipeline.help or f"the {pipeline.name} pipeline")
+    commands = group.add_subparsers(dest="pipeline_command", metavar="STEP")
+    entries = [("run", "every step in order, skipping finished ones", None)]
+    entries += [(s.name, s.help or f"the {s.name} step", s.name) for s in pipeline.steps]
+    for name, text, step in entries:
+        p = commands.add_parser(name, help=text)
+        p.add_argument("--run", default=pipeline.name, type=lambda v: safe_name(v), help="run name (default: %(default)s)")
+        p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory (default: runs)")
+        p.add_argument("--config", default=None, help="JSON file of settings (flags override it)")
+        p.add_argument("--force", action="store_true", help="redo finished steps instead of skipping them")
+        add_config_flags(p, pipeline.config)
+        p.set_defaults(func=lambda args, step=step: _run(pipeline, args, step))
+    group.set_defaults(func=lambda args: (group.print_help(), 0)[1])
+
+
+def _run(pipeline, args: argparse.Namespace, step: str | None) -> int:
+    from interp.pipeline import run
+
+    cfg = config_from_args(pipeline.config, args)
+    run_dir = Path(args.runs) / args.run
+    results = run(pipeline, cfg, run_dir, steps=None if step is None else [step], force=args.force)
+    for name, metrics in results.items():
+        shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
+        print(f"{name}: {json.dumps(shown)}")
+    print(f"run directory: {run_dir}")
+    return 0

@@ -1,0 +1,267 @@
+"""The pipeline protocol: one shape for every method.
+
+A pipeline is a name, a config dataclass and its steps. A step is a function `f(ctx) -> metrics`
+that declares the steps it reads from:
+
+    toy = Pipeline("toy", ToyConfig, help="...")
+
+    @toy.step()
+    def sample(ctx: Context) -> dict: ...
+
+    @toy.step(needs=("sample",))
+    def score(ctx: Context) -> dict: ...
+
+    register(toy)
+
+The protocol owns everything around a step, so no method writes it again:
+- opening `runs/<run>/<step>/` through `interp.runs.open_step` (config.json records the pipeline's
+  name, the project version and package versions), skipping it when finished with the same
+  config, refusing a changed config by naming the settings that changed (`force` redoes it);
+- one writer per run: a lock file in the run directory, held while steps run;
+- the barrier between processes: a step runs on the main process only (the others wait), or on
+  every process when declared `all_processes=True` (training under `accelerate launch`);
+- one lazy model context (`ctx.model()`), shared by the steps of one invocation.
+
+Registration replaces per-method wiring: the CLI (`interp <name> run|<step>`), `interp demo` and the
+explorer find pipelines through `registered()`, which holds the pipelines registered in-process,
+those published under the `interp.pipelines` entry point group, and the modules named in the
+`INTERP_PIPELINES` environment variable (comma-separated), for a method that lives in one file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from interp.runs import Step, safe_name
+
+StepFn = Callable[["Context"], dict[str, Any]]
+ENTRY_POINT_GROUP = "interp.pipelines"
+ENV_MODULES = "INTERP_PIPELINES"
+
+
+class PipelineError(RuntimeError):
+    """A pipeline cannot run as asked (unknown step, missing upstream step, run held by another writer)."""
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    fn: StepFn
+    needs: tuple[str, ...] = ()
+    all_processes: bool = False
+    help: str = ""
+
+
+@dataclass
+class Pipeline:
+    """A method: `name`, a config dataclass, ordered steps, and optionally a compact demo config."""
+
+    name: str
+    config: type
+    help: str = ""
+    steps: list[StepSpec] = field(default_factory=list)
+    # model spec -> config sized for `interp demo` (None: the pipeline is not part of the demo)
+    demo_config: Callable[[str], Any] | None = None
+    # run directory -> rows {"effect", "value", "interval", "source"} for the demo's table
+    summarize: Callable[[Path], list[dict[str, Any]]] | None = None
+
+    def __post_init__(self) -> None:
+        if not dataclasses.is_dataclass(self.config):
+            raise TypeError(f"pipeline {self.name!r}: config must be a dataclass, got {self.config!r}")
+        safe_name(self.name, "pipeline name")
+
+    def step(self, name: str | None = None, needs: tuple[str, ...] = (), all_processes: bool = False) -> Callable[[StepFn], StepFn]:
+        """Decorator: add `fn` as a step (named after the function unless `name`), after the steps it needs."""
+        def add(fn: StepFn) -> StepFn:
+            step_name = (name or fn.__name__).replace("_", "-")
+            unknown = [n for n in needs if n not in self.step_names()]
+            if unknown:
+                raise PipelineError(f"pipeline {self.name!r}: step {step_name!r} needs {unknown}, which are not "
+                                    "defined before it")
+            doc = (fn.__doc__ or "").strip().splitlines()
+            self.steps.append(StepSpec(step_name, fn, tuple(needs), all_processes, doc[0] if doc else ""))
+            return fn
+
+        return add
+
+    def step_names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    def get_step(self, name: str) -> StepSpec:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise PipelineError(f"pipeline {self.name!r} has no step {name!r}; steps: {', '.join(self.step_names())}")
+
+    def config_dict(self, cfg: Any) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+@dataclass
+class Context:
+    """What a step sees: the config, its run directory, its own step directory, and models loaded once."""
+
+    pipeline: Pipeline
+    cfg: Any
+    run_dir: Path
+    force: bool = False
+    progress: bool = True
+    device: str | None = None
+    current: Step | None = None
+    models: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def step_dir(self) -> Path:
+        assert self.current is not None, "step_dir is only defined while a step runs"
+        return self.current.path
+
+    def file(self, name: str) -> Path:
+        """A file of the running step's directory."""
+        return self.step_dir / name
+
+    def path(self, step: str) -> Path:
+        """Another step's directory (to read what it wrote)."""
+        return self.run_dir / step
+
+    def metrics(self, step: str) -> dict[str, Any]:
+        from interp.io import read_json
+
+        path = self.run_dir / step / "metrics.json"
+        if not path.exists():
+            raise PipelineError(f"{path} is missing: run `interp {self.pipeline.name} {step}` first")
+        return read_json(path)
+
+    def model(self, spec: str | None = None) -> Any:
+        """The model `spec` (default: the config's `model` field), loaded on first use and then shared."""
+        spec = spec or getattr(self.cfg, "model", None)
+        if spec is None:
+            raise PipelineError(f"pipeline {self.pipeline.name!r}: no model spec given and its config has no `model` field")
+        if spec not in self.models:
+            from interp.models import load_model
+
+            self.models[spec] = load_model(spec, device=self.device)
+        return self.models[spec]
+
+
+def project_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("interp")
+    except md.PackageNotFoundError:
+        return "unknown"
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold `run_dir/.lock` exclusively while steps run: a second writer is refused at once, never mixed in.
+
+    Only the main process of a multi-process job takes it (the others write under its hold)."""
+    import fcntl
+
+    from interp.distributed import is_main
+
+    if not is_main():
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / ".lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise PipelineError(f"run {run_dir} is being written by {holder}; wait for it to finish, "
+                                "or use another run name") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def step_config(pipeline: Pipeline, cfg: Any) -> dict[str, Any]:
+    """What a step's config.json records: the pipeline's name, the project version, every setting."""
+    return {"pipeline": pipeline.name, "interp_version": project_version(), **pipeline.config_dict(cfg)}
+
+
+def run(pipeline: Pipeline, cfg: Any, run_dir: str | Path, steps: list[str] | None = None, force: bool = False,
+        progress: bool = True, device: str | None = None, models: dict[str, Any] | None = None) -> dict[str, dict]:
+    """Run `steps` (default: all, in order) of `pipeline` into `run_dir`; returns {step: metrics}.
+
+    A step asked for by name needs its upstream steps finished (they are not run implicitly: the
+    error names the command that makes them). `models` pre-fills the lazy model context."""
+    from interp.distributed import finish_step, is_main, open_step
+
+    run_dir = Path(run_dir)
+    wanted = pipeline.step_names() if steps is None else [pipeline.get_step(s).name for s in steps]
+    ctx = Context(pipeline, cfg, run_dir, force, progress, device, models=dict(models or {}))
+    results: dict[str, dict] = {}
+    with run_lock(run_dir):
+        for spec in pipeline.steps:
+            if spec.name not in wanted:
+                continue
+            for need in spec.needs:
+                if need not in results and not (run_dir / need / "metrics.json").exists():
+                    raise PipelineError(f"step {spec.name!r} needs {need!r}, which has not finished in {run_dir}: "
+                                        f"run `interp {pipeline.name} {need}` (or `interp {pipeline.name} run`) first")
+            step = open_step(run_dir, spec.name, step_config(pipeline, cfg), force=force)
+            if step.done:
+                results[spec.name] = step.metrics()
+                continue
+            ctx.current = step
+            metrics: dict[str, Any] = {}
+            if spec.all_processes or is_main():
+                metrics = spec.fn(ctx) or {}
+            finish_step(step, metrics)  # main process writes metrics.json once every process is done
+            results[spec.name] = step.metrics()
+            ctx.current = None
+    return results
+
+
+# --- registration ----------------------------------------------------------------------------
+_REGISTRY: dict[str, Pipeline] = {}
+_LOADED = False
+
+
+def register(pipeline: Pipeline) -> Pipeline:
+    """Make `pipeline` known to the CLI, the demo and the explorer (re-registering a name replaces it)."""
+    _REGISTRY[pipeline.name] = pipeline
+    return pipeline
+
+
+def registered() -> dict[str, Pipeline]:
+    """Every known pipeline: registered in-process, by entry point, or by a module in INTERP_PIPELINES."""
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            obj = ep.load()
+            if isinstance(obj, Pipeline):
+                register(obj)
+    for module in filter(None, (m.strip() for m in os.environ.get(ENV_MODULES, "").split(","))):
+        try:
+            importlib.import_module(module)  # the module calls register() when imported
+        except ImportError as e:
+            raise PipelineError(f"{ENV_MODULES} names {module!r}, which cannot be imported: {e}") from e
+    return dict(_REGISTRY)
+
+
+def pipeline_of(config: dict[str, Any] | None) -> str | None:
+    """The pipeline that wrote a step, from its config.json (None for runs written before the protocol)."""
+    name = (config or {}).get("pipeline")
+    return name if isinstance(name, str) else None
