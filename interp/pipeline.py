@@ -56,6 +56,10 @@ class StepSpec:
     needs: tuple[str, ...] = ()
     all_processes: bool = False
     help: str = ""
+    # the settings this step depends on (default: the whole config); what its config.json records
+    settings: Callable[[Any], dict[str, Any]] | None = None
+    # whether the config asks for this step at all (default: always)
+    when: Callable[[Any], bool] | None = None
 
 
 @dataclass
@@ -68,16 +72,26 @@ class Pipeline:
     steps: list[StepSpec] = field(default_factory=list)
     # model spec -> config sized for `interp demo` (None: the pipeline is not part of the demo)
     demo_config: Callable[[str], Any] | None = None
-    # run directory -> rows {"effect", "value", "interval", "source"} for the demo's table
+    # run directory -> rows {"effect", "value", "low", "high", "source", "detail"} for the demo's table
     summarize: Callable[[Path], list[dict[str, Any]]] | None = None
+    # config -> None, raising a clear error before any model is loaded (e.g. unknown data set names)
+    check: Callable[[Any], None] | None = None
+    # config -> the run name used when none is given
+    default_run: Callable[[Any], str] | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):
             raise TypeError(f"pipeline {self.name!r}: config must be a dataclass, got {self.config!r}")
         safe_name(self.name, "pipeline name")
 
-    def step(self, name: str | None = None, needs: tuple[str, ...] = (), all_processes: bool = False) -> Callable[[StepFn], StepFn]:
-        """Decorator: add `fn` as a step (named after the function unless `name`), after the steps it needs."""
+    def step(self, name: str | None = None, needs: tuple[str, ...] = (), all_processes: bool = False,
+             settings: Callable[[Any], dict[str, Any]] | None = None,
+             when: Callable[[Any], bool] | None = None) -> Callable[[StepFn], StepFn]:
+        """Decorator: add `fn` as a step (named after the function unless `name`), after the steps it needs.
+
+        `all_processes`: run on every process (training under `accelerate launch`), else on the main
+        process while the others wait. `settings(cfg)`: what the step depends on, recorded in its
+        config.json and compared on re-runs (default: the whole config). `when(cfg)`: False skips it."""
         def add(fn: StepFn) -> StepFn:
             step_name = (name or fn.__name__).replace("_", "-")
             unknown = [n for n in needs if n not in self.step_names()]
@@ -85,7 +99,7 @@ class Pipeline:
                 raise PipelineError(f"pipeline {self.name!r}: step {step_name!r} needs {unknown}, which are not "
                                     "defined before it")
             doc = (fn.__doc__ or "").strip().splitlines()
-            self.steps.append(StepSpec(step_name, fn, tuple(needs), all_processes, doc[0] if doc else ""))
+            self.steps.append(StepSpec(step_name, fn, tuple(needs), all_processes, doc[0] if doc else "", settings, when))
             return fn
 
         return add
@@ -101,6 +115,9 @@ class Pipeline:
 
     def config_dict(self, cfg: Any) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+    def run_name(self, cfg: Any) -> str:
+        return self.default_run(cfg) if self.default_run else self.name
 
 
 @dataclass
@@ -138,14 +155,17 @@ class Context:
         return read_json(path)
 
     def model(self, spec: str | None = None) -> Any:
-        """The model `spec` (default: the config's `model` field), loaded on first use and then shared."""
+        """The model `spec` (default: the config's `model` field), loaded on first use and then shared.
+
+        Under `accelerate launch` each process loads it onto its own device (cuda:<local rank>)."""
         spec = spec or getattr(self.cfg, "model", None)
         if spec is None:
             raise PipelineError(f"pipeline {self.pipeline.name!r}: no model spec given and its config has no `model` field")
         if spec not in self.models:
+            from interp.distributed import default_device
             from interp.models import load_model
 
-            self.models[spec] = load_model(spec, device=self.device)
+            self.models[spec] = load_model(spec, device=str(default_device(self.device)))
         return self.models[spec]
 
 
@@ -192,9 +212,10 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def step_config(pipeline: Pipeline, cfg: Any) -> dict[str, Any]:
-    """What a step's config.json records: the pipeline's name, the project version, every setting."""
-    return {"pipeline": pipeline.name, "interp_version": project_version(), **pipeline.config_dict(cfg)}
+def step_config(pipeline: Pipeline, spec: StepSpec, cfg: Any) -> dict[str, Any]:
+    """What a step's config.json records: the pipeline's name, the project version, the step's settings."""
+    settings = spec.settings(cfg) if spec.settings else pipeline.config_dict(cfg)
+    return {"pipeline": pipeline.name, "interp_version": project_version(), **settings}
 
 
 def run(pipeline: Pipeline, cfg: Any, run_dir: str | Path, steps: list[str] | None = None, force: bool = False,
@@ -207,17 +228,20 @@ def run(pipeline: Pipeline, cfg: Any, run_dir: str | Path, steps: list[str] | No
 
     run_dir = Path(run_dir)
     wanted = pipeline.step_names() if steps is None else [pipeline.get_step(s).name for s in steps]
-    ctx = Context(pipeline, cfg, run_dir, force, progress, device, models=dict(models or {}))
+    if pipeline.check is not None:
+        pipeline.check(cfg)  # before any directory or model
+    # the caller's dict is filled in place: a model loaded here stays with the caller
+    ctx = Context(pipeline, cfg, run_dir, force, progress, device, models=models if models is not None else {})
     results: dict[str, dict] = {}
     with run_lock(run_dir):
         for spec in pipeline.steps:
-            if spec.name not in wanted:
+            if spec.name not in wanted or (spec.when is not None and not spec.when(cfg)):
                 continue
             for need in spec.needs:
                 if need not in results and not (run_dir / need / "metrics.json").exists():
                     raise PipelineError(f"step {spec.name!r} needs {need!r}, which has not finished in {run_dir}: "
                                         f"run `interp {pipeline.name} {need}` (or `interp {pipeline.name} run`) first")
-            step = open_step(run_dir, spec.name, step_config(pipeline, cfg), force=force)
+            step = open_step(run_dir, spec.name, step_config(pipeline, spec, cfg), force=force)
             if step.done:
                 results[spec.name] = step.metrics()
                 continue

@@ -29,9 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli.pipelines import register_pipeline
     from interp.pipeline import registered
 
-    for name, pipeline in registered().items():  # methods that registered a pipeline: no wiring here
-        if name not in sub.choices:
-            register_pipeline(sub, pipeline)
+    for pipeline in registered().values():  # methods that registered a pipeline: no wiring here
+        register_pipeline(sub, pipeline)
     return parser
 
 

@@ -1,11 +1,13 @@
 """`interp <pipeline> run|<step>` for every registered pipeline, built from its config dataclass.
 
 One convention for every such command:
-- `--run NAME` (default: the pipeline's name) under `--runs DIR` (default: runs), `--config FILE`
-  (a JSON object of settings), `--force` to redo finished steps;
+- `--run NAME` (default: the pipeline's name, or one derived from the settings) under `--runs DIR`
+  (default: runs), `--config FILE` (a JSON object of settings), `--force` to redo finished steps,
+  `--device`;
 - one flag per config field, `--field-name`, with the field's default and its `help` metadata;
   lists are comma-separated, booleans are `--x/--no-x`, an optional boolean (`bool | None`, e.g.
-  `chat`) is `auto|yes|no`. Precedence: flag, then --config file, then the dataclass default.
+  `chat`) is `auto|yes|no`; a field's `choices` metadata limits its values; a dict field is set
+  only through --config. Precedence: flag, then --config file, then the dataclass default.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ def _kind(cls: type, f: dataclasses.Field) -> str:
         hint = type(f.default) if f.default is not dataclasses.MISSING else str
     args = set(typing.get_args(hint))
     origin = typing.get_origin(hint)
+    if hint is dict or origin is dict:
+        return "skip"  # free-form mappings are set through --config FILE
     if hint is bool:
         return "bool"
     if args == {bool, type(None)}:
@@ -54,6 +58,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         kind, default = _kind(cls, f), _default(f)
+        if kind == "skip":
+            continue
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         text = f"{f.metadata.get('help', '')} (default: {shown})".strip()
         if kind == "bool":
@@ -64,7 +70,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(flag, dest=f.name, default=None, metavar="A,B,...", help=text + "; comma-separated")
         else:
             parser.add_argument(flag, dest=f.name, type={"int": int, "float": float}.get(kind, str), default=None,
-                                help=text)
+                                choices=f.metadata.get("choices"), help=text)
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:
@@ -90,6 +96,8 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
         if given is None:
             continue
         kind = _kind(cls, f)
+        if kind == "skip":
+            continue
         if kind == "optional_bool":
             given = AUTO_YES_NO[given]
         elif kind == "list":
@@ -99,32 +107,48 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
 
 
 def register_pipeline(sub, pipeline) -> None:
-    """`interp NAME` with `run` and one subcommand per step."""
-    from interp.runs import safe_name
-
-    group = sub.add_parser(pipeline.name, help=pipeline.help or f"the {pipeline.name} pipeline")
-    commands = group.add_subparsers(dest="pipeline_command", metavar="STEP")
+    """`interp NAME` with `run` and one subcommand per step; when a hand-written group of that name exists
+    (a method whose earlier spellings still work for one release), the commands it lacks are added to it."""
+    group = sub.choices.get(pipeline.name)
+    if group is None:
+        group = sub.add_parser(pipeline.name, help=pipeline.help or f"the {pipeline.name} pipeline")
+        group.set_defaults(func=lambda args: (group.print_help(), 0)[1])
+        commands = group.add_subparsers(dest="pipeline_command", metavar="STEP")
+    else:
+        commands = next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
     entries = [("run", "every step in order, skipping finished ones", None)]
     entries += [(s.name, s.help or f"the {s.name} step", s.name) for s in pipeline.steps]
     for name, text, step in entries:
+        if name in commands.choices:
+            continue  # an earlier spelling keeps its meaning for one release
         p = commands.add_parser(name, help=text)
-        p.add_argument("--run", default=pipeline.name, type=lambda v: safe_name(v), help="run name (default: %(default)s)")
-        p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory (default: runs)")
-        p.add_argument("--config", default=None, help="JSON file of settings (flags override it)")
-        p.add_argument("--force", action="store_true", help="redo finished steps instead of skipping them")
+        add_run_options(p, pipeline)
         add_config_flags(p, pipeline.config)
         p.set_defaults(func=lambda args, step=step: _run(pipeline, args, step))
-    group.set_defaults(func=lambda args: (group.print_help(), 0)[1])
+
+
+def add_run_options(p: argparse.ArgumentParser, pipeline) -> None:
+    """The options every pipeline command shares: where the run lives, a settings file, --force, --device."""
+    default = "the pipeline's name" if pipeline.default_run is None else "derived from the settings"
+    p.add_argument("--run", default=None, help=f"run name (default: {default})")
+    p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory (default: runs)")
+    p.add_argument("--config", default=None, help="JSON file of settings (flags override it)")
+    p.add_argument("--force", action="store_true", help="redo finished steps instead of skipping them")
+    p.add_argument("--device", default=None, help="torch device (default: CUDA when available, else CPU; under "
+                   "`accelerate launch`, each process's own)")
 
 
 def _run(pipeline, args: argparse.Namespace, step: str | None) -> int:
+    from interp.distributed import is_main
     from interp.pipeline import run
+    from interp.runs import safe_name
 
     cfg = config_from_args(pipeline.config, args)
-    run_dir = Path(args.runs) / args.run
-    results = run(pipeline, cfg, run_dir, steps=None if step is None else [step], force=args.force)
-    for name, metrics in results.items():
-        shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
-        print(f"{name}: {json.dumps(shown)}")
-    print(f"run directory: {run_dir}")
+    run_dir = Path(args.runs) / safe_name(args.run or pipeline.run_name(cfg))
+    results = run(pipeline, cfg, run_dir, steps=None if step is None else [step], force=args.force, device=args.device)
+    if is_main():
+        for name, metrics in results.items():
+            shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
+            print(f"{name}: {json.dumps(shown)}")
+        print(f"run directory: {run_dir}")
     return 0

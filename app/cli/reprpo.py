@@ -86,6 +86,10 @@ def run_train(args) -> int:
     from methods.reprpo.data import check_names
     from methods.reprpo.pipeline import run_experiment
 
+    import sys
+
+    print("note: `interp reprpo run` is the new spelling of `interp reprpo train` (same settings as flags, "
+          "plus --config FILE); `interp reprpo train` keeps working for this release", file=sys.stderr)
     cfg = config_from_args(args)
     check_names(cfg.source, cfg.target, cfg.random or None)  # before any model is loaded
     name = safe_name(args.run or f"reprpo/{cfg.source}-{cfg.method}-{cfg.transform}-s{cfg.seed}")

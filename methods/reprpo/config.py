@@ -17,6 +17,7 @@ PROJECTION_METHODS = ("projgrad", "projbp")
 METHODS = OUTPUT_METHODS + HIDDEN_METHODS + PROJECTION_METHODS
 TRANSFORMS = ("none", "ortho", "hra", "ether")
 SCHEDULES = ("constant", "linear", "cosine")
+EVAL_FIELDS = ("n_eval", "eval_max_length", "eval_batch_size")
 
 # default hyper-parameters per method (a CLI flag or explicit field overrides them)
 METHOD_DEFAULTS: dict[str, dict[str, float]] = {
@@ -34,18 +35,19 @@ METHOD_DEFAULTS: dict[str, dict[str, float]] = {
 class ReprPOConfig:
     """Everything that defines a run; two runs with equal configs produce the same adapter."""
 
-    model: str = "smollm2-135m-instruct"
-    method: str = "dpo"
-    transform: str = "none"
+    model: str = field(default="smollm2-135m-instruct", metadata={"help": "model spec"})
+    method: str = field(default="dpo", metadata={"choices": METHODS, "help": "preference loss"})
+    transform: str = field(default="none", metadata={"choices": TRANSFORMS,
+                                                     "help": "hidden-state transform (mse/rank/prefvec)"})
     # loss hyper-parameters (None: the method's default from METHOD_DEFAULTS)
-    beta: float | None = None
-    alpha: float | None = None
-    eps: float | None = None
-    orth_weight: float | None = None
-    orth_scale: float | None = None
-    ipo_per_token: bool = False
+    beta: float | None = field(default=None, metadata={"help": "DPO/IPO beta, rank softness (method default if unset)"})
+    alpha: float | None = field(default=None, metadata={"help": "weight of the retain term (hidden-state methods)"})
+    eps: float | None = field(default=None, metadata={"help": "mse: log-distance softening, a fraction of the reference distance"})
+    orth_weight: float | None = field(default=None, metadata={"help": "prefvec: penalty on orthogonal movement"})
+    orth_scale: float | None = field(default=None, metadata={"help": "projgrad/projbp: share of the orthogonal gradient kept"})
+    ipo_per_token: bool = field(default=False, metadata={"help": "IPO on per-token log-ratios (TRL's form)"})
     # where hidden states are read: "0.3:-3" (fractions or indices, a:b inclusive), "3,5,-3", ...
-    layers: str = "0.3:-3"
+    layers: str = field(default="0.3:-3", metadata={"help": "collection layers: 'a:b' inclusive, indices or depth fractions"})
     # LoRA
     lora_r: int = 16
     lora_alpha: float = 32.0
@@ -58,25 +60,32 @@ class ReprPOConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     warmup_steps: int = 10
-    schedule: str = "cosine"
+    schedule: str = field(default="cosine", metadata={"choices": SCHEDULES})
     max_grad_norm: float = 1.0
-    mixed_precision: str = "no"  # Accelerate's: no, fp16, bf16
-    batch_size: int = 4
+    mixed_precision: str = field(default="no", metadata={"choices": ("no", "fp16", "bf16"),
+                                                         "help": "autocast of the policy forward (Accelerate's)"})
+    batch_size: int = field(default=4, metadata={"help": "pairs per step and process"})
     epochs: int = 1
     max_steps: int | None = None
     seed: int = 0
     # tokens
     max_length: int = 256
     max_prompt_length: int = 192
-    chat: bool | None = None  # None: the model's chat template when it has one
+    chat: bool | None = field(default=None, metadata={"help": "render prompts through the chat template (auto: when "
+                                                              "the model has one)"})
     add_eos: bool = True
     # data
-    source: str = "alpaca_easy"
-    target: str = "alpaca_hard"
-    random: str = "ranking_logic"
-    n_train: int | None = 1500
+    source: str = field(default="alpaca_easy", metadata={"help": "GENIES set to train on (needs a train split)"})
+    target: str = field(default="alpaca_hard", metadata={"help": "GENIES set of the shift's target (test split)"})
+    random: str = field(default="ranking_logic", metadata={"help": "unrelated GENIES set (test split); '' for none"})
+    n_train: int | None = field(default=1500, metadata={"help": "distinct training pairs (one pass by default)"})
     save_every: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
+    # evaluation (base vs adapter preference accuracy): does not change the adapter, so `to_dict`,
+    # the train step's recorded config, leaves these out
+    n_eval: int | None = field(default=750, metadata={"help": "pairs per evaluation split (0: skip evaluation)"})
+    eval_max_length: int = field(default=512, metadata={"help": "evaluation never cuts responses; prompts lose their start"})
+    eval_batch_size: int = 8
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -112,8 +121,11 @@ class ReprPOConfig:
         return self.method in PROJECTION_METHODS
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings that define the adapter (what train/config.json records)."""
         d = asdict(self)
         d["lora_targets"] = list(self.lora_targets)
+        for name in EVAL_FIELDS:
+            del d[name]
         return d
 
     @classmethod
