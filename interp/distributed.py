@@ -136,17 +136,6 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
-def gather_objects(obj: Any) -> list[Any]:
-    """Every rank's `obj`, in rank order, on every rank."""
-    if not _initialized():
-        return [obj]
-    import torch.distributed as dist
-
-    out: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, obj)
-    return out
-
-
 def open_step(run_dir: str | Path, step: str, config: dict[str, Any], force: bool = False) -> "Step":
     """`interp.runs.open_step` on the main process first (it may clear the step for `force`), then the others."""
     from interp.runs import open_step as _open

@@ -11,6 +11,22 @@ import torch  # noqa: E402
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 _MODELS: dict = {}
+# tests of tiny models that are latency bound: two OpenMP threads spin against the other job on a
+# shared 2-core machine, so these run on one torch thread (restored afterwards)
+ONE_THREAD = ("methods/reprpo", "methods/reward_divergence", "interp/sae", "interp/store", "interp/test_divergence.py")
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(request):
+    rel = os.path.relpath(str(request.node.path), _TESTS).replace(os.sep, "/")
+    if not rel.startswith(ONE_THREAD):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def cached_model(spec: str):

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import torch
 
 from interp.io import read_json, write_json
 from interp.runs import open_step

@@ -13,7 +13,7 @@ seconds per prompt.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from jaxtyping import Float
@@ -153,7 +153,3 @@ def evaluate(
     bar.close()
     rows = [table_row(r, prompts, base, cfg) for r in runs]
     return rows, runs
-
-
-def config_dict(cfg: EvalConfig) -> dict[str, Any]:
-    return asdict(cfg)

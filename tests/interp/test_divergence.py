@@ -10,14 +10,6 @@ from interp.models import load_model
 TEXTS = ["Once upon a time", "The little dog ran to the park and found a big red ball.", "Hi", "Lily was happy."]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pair():
     """Two independent loads of stories260k; the second gets layer 2's MLP perturbed."""

@@ -2,17 +2,8 @@
 against other jobs on a shared 2-core machine), and a private stories260k copy, since training
 wraps the model's layers with LoRA (removed again after each use)."""
 import pytest
-import torch
 
 from interp.data import genies
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
