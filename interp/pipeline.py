@@ -56,8 +56,9 @@ class StepSpec:
     needs: tuple[str, ...] = ()
     all_processes: bool = False
     help: str = ""
-    # the settings this step depends on (default: the whole config); what its config.json records
-    settings: Callable[[Any], dict[str, Any]] | None = None
+    # ctx -> the settings this step depends on, upstream ones included (default: the whole config);
+    # what its config.json records and what a re-run compares
+    settings: Callable[["Context"], dict[str, Any]] | None = None
     # whether the config asks for this step at all (default: always)
     when: Callable[[Any], bool] | None = None
 
@@ -78,6 +79,10 @@ class Pipeline:
     check: Callable[[Any], None] | None = None
     # config -> the run name used when none is given
     default_run: Callable[[Any], str] | None = None
+    # (ctx, name) -> model spec, for pipelines that name their models ("base", "tuned"): ctx.model(name)
+    model_spec: Callable[["Context", str], str] | None = None
+    # the CLI command group (default: the name)
+    command: str | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):
@@ -85,12 +90,12 @@ class Pipeline:
         safe_name(self.name, "pipeline name")
 
     def step(self, name: str | None = None, needs: tuple[str, ...] = (), all_processes: bool = False,
-             settings: Callable[[Any], dict[str, Any]] | None = None,
+             settings: Callable[["Context"], dict[str, Any]] | None = None,
              when: Callable[[Any], bool] | None = None) -> Callable[[StepFn], StepFn]:
         """Decorator: add `fn` as a step (named after the function unless `name`), after the steps it needs.
 
         `all_processes`: run on every process (training under `accelerate launch`), else on the main
-        process while the others wait. `settings(cfg)`: what the step depends on, recorded in its
+        process while the others wait. `settings(ctx)`: what the step depends on, recorded in its
         config.json and compared on re-runs (default: the whole config). `when(cfg)`: False skips it."""
         def add(fn: StepFn) -> StepFn:
             step_name = (name or fn.__name__).replace("_", "-")
@@ -115,6 +120,10 @@ class Pipeline:
 
     def config_dict(self, cfg: Any) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+    @property
+    def cli_name(self) -> str:
+        return self.command or self.name
 
     def run_name(self, cfg: Any) -> str:
         return self.default_run(cfg) if self.default_run else self.name
@@ -151,13 +160,16 @@ class Context:
 
         path = self.run_dir / step / "metrics.json"
         if not path.exists():
-            raise PipelineError(f"{path} is missing: run `interp {self.pipeline.name} {step}` first")
+            raise PipelineError(f"{path} is missing: run `interp {self.pipeline.cli_name} {step}` first")
         return read_json(path)
 
     def model(self, spec: str | None = None) -> Any:
-        """The model `spec` (default: the config's `model` field), loaded on first use and then shared.
+        """The model `spec` (default: the config's `model` field; a name the pipeline's `model_spec` knows,
+        such as "base"), loaded on first use and then shared.
 
         Under `accelerate launch` each process loads it onto its own device (cuda:<local rank>)."""
+        if spec is not None and self.pipeline.model_spec is not None:
+            spec = self.pipeline.model_spec(self, spec)
         spec = spec or getattr(self.cfg, "model", None)
         if spec is None:
             raise PipelineError(f"pipeline {self.pipeline.name!r}: no model spec given and its config has no `model` field")
@@ -212,9 +224,9 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def step_config(pipeline: Pipeline, spec: StepSpec, cfg: Any) -> dict[str, Any]:
+def step_config(pipeline: Pipeline, spec: StepSpec, ctx: Context) -> dict[str, Any]:
     """What a step's config.json records: the pipeline's name, the project version, the step's settings."""
-    settings = spec.settings(cfg) if spec.settings else pipeline.config_dict(cfg)
+    settings = spec.settings(ctx) if spec.settings else pipeline.config_dict(ctx.cfg)
     return {"pipeline": pipeline.name, "interp_version": project_version(), **settings}
 
 
@@ -240,8 +252,8 @@ def run(pipeline: Pipeline, cfg: Any, run_dir: str | Path, steps: list[str] | No
             for need in spec.needs:
                 if need not in results and not (run_dir / need / "metrics.json").exists():
                     raise PipelineError(f"step {spec.name!r} needs {need!r}, which has not finished in {run_dir}: "
-                                        f"run `interp {pipeline.name} {need}` (or `interp {pipeline.name} run`) first")
-            step = open_step(run_dir, spec.name, step_config(pipeline, spec, cfg), force=force)
+                                        f"run `interp {pipeline.cli_name} {need}` (or `interp {pipeline.cli_name} run`) first")
+            step = open_step(run_dir, spec.name, step_config(pipeline, spec, ctx), force=force)
             if step.done:
                 results[spec.name] = step.metrics()
                 continue

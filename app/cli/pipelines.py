@@ -51,67 +51,103 @@ def _default(f: dataclasses.Field) -> Any:
     return None
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One flag per field; their defaults are None so a --config file can fill what is not given."""
+def _nested(cls: type, f: dataclasses.Field) -> type | None:
+    """The dataclass type of a field that holds a sub-config (e.g. reward divergence's `rlhf`), else None."""
+    try:
+        hint = typing.get_type_hints(cls)[f.name]
+    except Exception:  # noqa: BLE001
+        return None
+    return hint if dataclasses.is_dataclass(hint) else None
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
+    """One flag per field (a sub-config's fields as --<field>-<subfield>); their defaults are None so a
+    --config file can fill what is not given."""
+    taken = {s for a in parser._actions for s in a.option_strings}
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
-        flag = "--" + f.name.replace("_", "-")
-        kind, default = _kind(cls, f), _default(f)
-        if kind == "skip":
+        sub = _nested(cls, f)
+        if sub is not None:
+            add_config_flags(parser, sub, f"{prefix}{f.name}.")
             continue
+        flag = "--" + (prefix + f.name).replace("_", "-").replace(".", "-")
+        dest = prefix + f.name
+        kind, default = _kind(cls, f), _default(f)
+        if kind == "skip" or flag in taken:
+            continue  # a run option of the same name (--device) serves the field too
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         text = f"{f.metadata.get('help', '')} (default: {shown})".strip()
         if kind == "bool":
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind == "optional_bool":
-            parser.add_argument(flag, dest=f.name, choices=list(AUTO_YES_NO), default=None, help=text)
+            parser.add_argument(flag, dest=dest, choices=list(AUTO_YES_NO), default=None, help=text)
         elif kind == "list":
-            parser.add_argument(flag, dest=f.name, default=None, metavar="A,B,...", help=text + "; comma-separated")
+            parser.add_argument(flag, dest=dest, default=None, metavar="A,B,...", help=text + "; comma-separated")
         else:
-            parser.add_argument(flag, dest=f.name, type={"int": int, "float": float}.get(kind, str), default=None,
+            parser.add_argument(flag, dest=dest, type={"int": int, "float": float}.get(kind, str), default=None,
                                 choices=f.metadata.get("choices"), help=text)
 
 
-def config_from_args(cls: type, args: argparse.Namespace) -> Any:
-    """The config: dataclass defaults, overridden by --config FILE, overridden by flags."""
-    values: dict[str, Any] = {}
-    if getattr(args, "config", None):
-        path = Path(args.config)
-        if not path.is_file():
-            raise FileNotFoundError(f"--config {path}: no such file")
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"--config {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"--config {path} must hold a JSON object of settings")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known - {"pipeline", "interp_version", "versions"})
-        if unknown:
-            raise ValueError(f"--config {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = {k: v for k, v in values.items() if k in known}
+def _read_config_file(path_text: str) -> dict[str, Any]:
+    path = Path(path_text)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config {path}: no such file")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--config {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path} must hold a JSON object of settings")
+    return values
+
+
+def _build(cls: type, values: dict[str, Any], args: argparse.Namespace, prefix: str, source: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known - {"pipeline", "interp_version", "versions"})
+    if unknown:
+        raise ValueError(f"{source}: unknown setting(s) {', '.join(prefix + u for u in unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+    out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        given = getattr(args, f.name, None)
-        if given is None:
+        if not f.init:
+            continue
+        sub = _nested(cls, f)
+        if sub is not None:
+            given = values.get(f.name) or {}
+            if not isinstance(given, dict):
+                raise ValueError(f"{source}: {prefix}{f.name} must be an object of settings")
+            out[f.name] = _build(sub, given, args, f"{prefix}{f.name}.", source)
+            continue
+        if f.name in values:
+            out[f.name] = values[f.name]
+        flag = getattr(args, prefix + f.name, None)  # `device` is also the shared run option's dest
+        if flag is None:
             continue
         kind = _kind(cls, f)
         if kind == "skip":
             continue
-        if kind == "optional_bool":
-            given = AUTO_YES_NO[given]
-        elif kind == "list":
-            given = [x.strip() for x in str(given).split(",") if x.strip()]
-        values[f.name] = given
-    return cls(**values)
+        if kind == "optional_bool" and isinstance(flag, str):
+            flag = AUTO_YES_NO[flag]
+        elif kind == "list" and isinstance(flag, str):
+            flag = [x.strip() for x in flag.split(",") if x.strip()]
+        out[f.name] = flag
+    return cls(**out)
+
+
+def config_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """The config: dataclass defaults, overridden by --config FILE, overridden by flags."""
+    values = _read_config_file(args.config) if getattr(args, "config", None) else {}
+    return _build(cls, values, args, "", f"--config {getattr(args, 'config', None)}")
 
 
 def register_pipeline(sub, pipeline) -> None:
     """`interp NAME` with `run` and one subcommand per step; when a hand-written group of that name exists
     (a method whose earlier spellings still work for one release), the commands it lacks are added to it."""
-    group = sub.choices.get(pipeline.name)
+    command = pipeline.command or pipeline.name
+    group = sub.choices.get(command)
     if group is None:
-        group = sub.add_parser(pipeline.name, help=pipeline.help or f"the {pipeline.name} pipeline")
+        group = sub.add_parser(command, help=pipeline.help or f"the {pipeline.name} pipeline")
         group.set_defaults(func=lambda args: (group.print_help(), 0)[1])
         commands = group.add_subparsers(dest="pipeline_command", metavar="STEP")
     else:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from app.explorer.rundata import MissingArtifact, discover, read_json, read_jsonl
+from methods.reward_divergence.artifacts import sae_dir, size_name
 
-
-def size_name(expansion: float) -> str:
-    return f"x{float(expansion):g}"
+__all__ = ["RDRun", "rd_runs", "size_name"]
 
 
 @dataclass
@@ -73,7 +72,7 @@ class RDRun:
         return self._jsonl("features", f"{model}/{site}/{size_name(expansion)}.jsonl")
 
     def sae_folder(self, model: str, site: str, expansion: float) -> Path:
-        folder = self.path / "saes" / model / site / size_name(expansion)
+        folder = sae_dir(self.path, model, site, expansion)
         for f in ("cfg.json", "sae_weights.safetensors"):
             if not (folder / f).exists():
                 raise MissingArtifact(folder / f, self.command("saes"))

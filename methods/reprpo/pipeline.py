@@ -41,7 +41,7 @@ PIPELINE = Pipeline(
 )
 
 
-@PIPELINE.step(all_processes=True, settings=lambda cfg: cfg.to_dict())
+@PIPELINE.step(all_processes=True, settings=lambda ctx: ctx.cfg.to_dict())
 def train(ctx: Context) -> dict[str, Any]:
     """Train a LoRA adapter with the configured method (resumable from its checkpoints)."""
     from methods.reprpo.trainer import ReprPOTrainer
@@ -57,7 +57,7 @@ def train(ctx: Context) -> dict[str, Any]:
 
 
 @PIPELINE.step(needs=("train",), when=lambda cfg: cfg.n_eval is None or cfg.n_eval > 0,
-               settings=lambda cfg: eval_config(cfg, cfg.n_eval, cfg.eval_max_length, cfg.eval_batch_size))
+               settings=lambda ctx: eval_config(ctx.cfg, ctx.cfg.n_eval, ctx.cfg.eval_max_length, ctx.cfg.eval_batch_size))
 def eval(ctx: Context) -> dict[str, Any]:  # noqa: A001 - the step's name
     """Base vs adapter preference accuracy on the four GENIES splits."""
     from interp.io import write_json

@@ -12,30 +12,19 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import torch
 
 from interp.io import read_json, write_json, write_jsonl
-from interp.runs import open_step
 from interp.sites import mlp_out
-from methods.reward_divergence.pipeline import MODELS, Context, collected, collected_texts
+from interp.pipeline import Context
+from methods.reward_divergence.artifacts import (
+    MODELS, collected, collected_texts, layers as chosen_layers, model_spec, sae_dir, sae_metrics_file, size_name,
+)
 
 log = logging.getLogger(__name__)
-
-
-def size_name(expansion: float) -> str:
-    return f"x{expansion:g}"
-
-
-def sae_dir(ctx: Context, name: str, layer: int, expansion: float):
-    return ctx.run_dir / "saes" / name / mlp_out(layer).key / size_name(expansion)
-
-
-def _upstream(ctx: Context) -> dict[str, Any]:
-    return {**ctx.base_config(), "layers": ctx.layers(), "collect": asdict(ctx.cfg.collect)}
 
 
 # --- SAEs -------------------------------------------------------------------------------
@@ -78,16 +67,14 @@ def drop_first(table, skip_first: int, max_norm_ratio: float = 0.0):
                       table.token_id[keep], table.valence[keep], [w for w, k in zip(table.word, keep) if k])
 
 
-def step_saes(ctx: Context) -> dict[str, Any]:
+def saes(ctx: Context) -> dict[str, Any]:
+    """SAEs (sae-lens) on both models' MLP outputs at the chosen layers, at every dictionary size; MMCS."""
     from interp.sae import ce_loss_recovered, load_sae, reconstruction_stats, save_sae, tensor_provider, train_sae
 
     from interp import distributed
 
     cfg = ctx.cfg.saes
-    step = distributed.open_step(ctx.run_dir, "saes", {**asdict(cfg), **_upstream(ctx)}, force=ctx.force)
-    if step.done:
-        return step.metrics()
-    layers = ctx.layers()
+    layers = chosen_layers(ctx)
     ce_texts = collected_texts(ctx)["eval"][: cfg.ce_texts]
     table = []
     # under `accelerate launch` the SAEs go round-robin to the processes (each trains its own, whole)
@@ -105,14 +92,14 @@ def step_saes(ctx: Context) -> dict[str, Any]:
                 if (name, layer, e) not in mine:
                     continue
                 folder = sae_dir(ctx, name, layer, e)
-                mfile = folder.parent / f"{size_name(e)}.metrics.json"
+                mfile = sae_metrics_file(ctx, name, layer, e)
                 if mfile.exists() and folder.exists():
                     table.append(read_json(mfile))
                     continue
                 if not folder.exists():
                     log.info("training SAE %s %s %s", name, key, size_name(e))
                     tcfg = cfg.train_config(e)
-                    meta = {"model_name": ctx.spec(name), "hook_name": mlp_out(layer).hook_name(model), "interp_site": key,
+                    meta = {"model_name": model_spec(ctx, name), "hook_name": mlp_out(layer).hook_name(model), "interp_site": key,
                             "tokenizer_size": len(model.tokenizer)}  # lets check_sae_for refuse another tokenizer
                     ckpts = folder.parent / f"{size_name(e)}.checkpoints"  # a killed run resumes from them
                     if train_rows is None:
@@ -135,12 +122,12 @@ def step_saes(ctx: Context) -> dict[str, Any]:
                 table.append(row)
     distributed.barrier()
     if not distributed.is_main():
-        return distributed.finish_step(step, {})
-    table = [read_json(sae_dir(ctx, n, l, e).parent / f"{size_name(e)}.metrics.json") for n, l, e in jobs]
-    write_json(step.file("table.json"), table)
+        return {}  # the main process reports, once every process has trained its share
+    table = [read_json(sae_metrics_file(ctx, n, l, e)) for n, l, e in jobs]
+    write_json(ctx.file("table.json"), table)
     mm = mmcs_table(ctx, layers)
-    write_json(step.file("mmcs.json"), mm)
-    return distributed.finish_step(step, {"saes": table, "mmcs": mm})
+    write_json(ctx.file("mmcs.json"), mm)
+    return {"saes": table, "mmcs": mm}
 
 
 def mmcs_table(ctx: Context, layers: list[int]) -> list[dict[str, Any]]:
@@ -176,17 +163,14 @@ def mmcs_table(ctx: Context, layers: list[int]) -> list[dict[str, Any]]:
 
 
 # --- features -----------------------------------------------------------------------------
-def step_features(ctx: Context) -> dict[str, Any]:
+def features(ctx: Context) -> dict[str, Any]:
+    """Reward-related SAE features: correlation with token valence under a permutation test."""
     from interp.sae import load_sae
     from methods.reward_divergence.features import classify_features, token_table
     from methods.reward_divergence.valence import label_texts
 
     cfg = ctx.cfg.features
-    step = open_step(ctx.run_dir, "features", {**asdict(cfg), **_upstream(ctx), "saes": asdict(ctx.cfg.saes)},
-                     force=ctx.force)
-    if step.done:
-        return step.metrics()
-    layers = ctx.layers()
+    layers = chosen_layers(ctx)
     keys = [mlp_out(layer).key for layer in layers]
     texts = collected_texts(ctx)["eval"]
     labeller = None
@@ -208,29 +192,24 @@ def step_features(ctx: Context) -> dict[str, Any]:
                     for r in rows:
                         if r["reward_related"] and r["top"]:
                             r["llm_label"] = labeller.label(r["top"])
-                write_jsonl(step.path / name / key / f"{size_name(e)}.jsonl", rows)
+                write_jsonl(ctx.step_dir / name / key / f"{size_name(e)}.jsonl", rows)
                 summaries.append({"model": name, "site": key, "layer": layer, "expansion": e, **summ})
                 counts.setdefault(name, {}).setdefault(key, {})[size_name(e)] = summ["n_reward_related"]
-    write_json(step.file("summary.json"), summaries)
-    return step.finish({"counts": counts, "summaries": summaries})
+    write_json(ctx.file("summary.json"), summaries)
+    return {"counts": counts, "summaries": summaries}
 
 
 # --- probe --------------------------------------------------------------------------------
-def step_probe(ctx: Context) -> dict[str, Any]:
+def probe(ctx: Context) -> dict[str, Any]:
+    """A ridge probe from the tuned model's SAE features to token valence: how much reward it recovers."""
     from interp.sae import load_sae
     from methods.reward_divergence.features import token_table
     from methods.reward_divergence.probe import run_probe
     from methods.reward_divergence.valence import label_texts
 
     cfg = ctx.cfg.probe
-    expansion = cfg.expansion or max(ctx.cfg.saes.expansions)
-    if expansion not in ctx.cfg.saes.expansions:
-        raise ValueError(f"probe expansion {expansion:g} is not among the trained sizes {ctx.cfg.saes.expansions}")
-    step = open_step(ctx.run_dir, "probe", {**asdict(cfg), **_upstream(ctx), "saes": asdict(ctx.cfg.saes),
-                                            "valence": ctx.cfg.features.valence}, force=ctx.force)
-    if step.done:
-        return step.metrics()
-    layers = ctx.layers()
+    expansion = cfg.expansion or max(ctx.cfg.saes.expansions)  # checked by the pipeline before any step
+    layers = chosen_layers(ctx)
     keys = [mlp_out(layer).key for layer in layers]
     texts = collected_texts(ctx)["eval"]
     results, words = {}, []
@@ -243,8 +222,8 @@ def step_probe(ctx: Context) -> dict[str, Any]:
         res = run_probe(saes, table, keys, cfg)
         words.extend({"model": name, **w} for w in res.pop("words"))
         results[name] = {**res, "expansion": expansion, "sites": keys}
-    write_jsonl(step.file("words.jsonl"), words)
-    write_json(step.file("results.json"), results)
+    write_jsonl(ctx.file("words.jsonl"), words)
+    write_json(ctx.file("results.json"), results)
     brief = {n: {k: r[k] for k in ("r2_test", "kendall_tau", "kendall_p", "n_test_words", "n_recovered", "alpha")}
              for n, r in results.items()}
-    return step.finish(brief)
+    return brief

@@ -16,7 +16,9 @@ from interp.models.registry import resolve_spec
 from interp.sae import SAETrainConfig, build_training_sae, save_sae, store_provider
 from methods.reward_divergence.analysis import mmcs_table, sae_dir
 from methods.reward_divergence.config import CollectConfig, DivergenceConfig, PipelineConfig, SAEStepConfig
-from methods.reward_divergence.pipeline import Context, collected, step_collect, step_divergence
+from interp.pipeline import Context
+from methods.reward_divergence.artifacts import collected
+from methods.reward_divergence.pipeline import make_context, step_collect, step_divergence
 
 
 def context(run_dir, tuned: str, **changes) -> Context:
@@ -24,7 +26,7 @@ def context(run_dir, tuned: str, **changes) -> Context:
     cfg.tuned = tuned
     for k, v in changes.items():
         setattr(cfg, k, v)
-    return Context(run_dir=run_dir, cfg=cfg, device="cpu")
+    return make_context(run_dir, cfg, device="cpu")
 
 
 # --- MMCS -----------------------------------------------------------------------------------
