@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.cli.common import read_prompts
+    from interp.data.prompt_files import read_prompts
     from interp import DEFAULT_MODEL, load_model, parse_site
     from interp.store import collect
     from interp.store.manifest import StoreMismatch

@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.cli.common import read_prompts
+    from interp.data.prompt_files import read_prompts
     from interp import DEFAULT_MODEL, AddVector, generate, load_model, parse_site
     from interp.io import write_jsonl
     from interp.steering import contrast_vector

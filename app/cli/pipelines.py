@@ -160,7 +160,7 @@ def register_pipeline(sub, pipeline) -> None:
         p = commands.add_parser(name, help=text)
         add_run_options(p, pipeline)
         add_config_flags(p, pipeline.config)
-        p.set_defaults(func=lambda args, step=step: _run(pipeline, args, step))
+        p.set_defaults(func=lambda args, step=step: _run(pipeline, args, step), built_from_pipeline=pipeline.name)
 
 
 def add_run_options(p: argparse.ArgumentParser, pipeline) -> None:

@@ -123,26 +123,9 @@ def register(sub) -> None:
 
 def load_prompts(args) -> tuple[list[str], str]:
     """Prompts from --prompt, a prompt file, or a data set name; and a description for the config."""
-    if getattr(args, "prompt", None):
-        prompts, source = list(args.prompt), "--prompt"
-    elif Path(args.prompts).is_file():
-        from app.cli.common import read_prompts
+    from methods.vas.prompts import load_prompts as load
 
-        prompts, source = read_prompts(args.prompts), str(args.prompts)
-    else:
-        from interp.data.by_name import load_dataset_by_name
-
-        items = load_dataset_by_name(args.prompts, split=args.split, seed=args.seed)
-        prompts = [getattr(x, "text", None) or getattr(x, "prompt") for x in items]
-        source = f"{args.prompts}[{args.split}]"
-    if args.n_prompts is not None:
-        if args.n_prompts < 1:
-            raise ValueError(f"--n-prompts must be >= 1, got {args.n_prompts}")
-        prompts = prompts[: args.n_prompts]
-        source += f"[:{args.n_prompts}]"
-    if not prompts:
-        raise ValueError(f"no prompts from {source}")
-    return prompts, source
+    return load(args.prompts, args.split, args.n_prompts, args.seed, getattr(args, "prompt", None))
 
 
 def _model(args):

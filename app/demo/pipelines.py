@@ -48,11 +48,9 @@ def run_vas(plan: DemoPlan, run_dir: Path, model: SharedModel, force: bool, prog
 
 def _prompts(name: str, split: str, n: int, seed: int) -> tuple[list[str], str]:
     """The prompts `interp vas train|evaluate --prompts NAME --split SPLIT --n-prompts N` would use."""
-    from types import SimpleNamespace
+    from methods.vas.prompts import load_prompts
 
-    from app.cli.vas import load_prompts
-
-    return load_prompts(SimpleNamespace(prompt=None, prompts=name, split=split, seed=seed, n_prompts=n))
+    return load_prompts(name, split, n, seed)
 
 
 def run_reprpo(plan: DemoPlan, run_dir: Path, model: SharedModel, force: bool, progress: bool) -> None:

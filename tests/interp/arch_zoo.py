@@ -22,3 +22,12 @@ def build_local(arch: str, root: Path) -> str:
     if not (out / "config.json").exists():
         tiny_random.build_tiny_random(arch, out)
     return str(out)
+
+
+def load_spec(spec: str, tmp_path_factory):
+    """Load a registered spec, or `local:<arch>` built into a temporary folder first."""
+    from interp.models import load_model
+
+    if spec.startswith("local:"):
+        spec = build_local(spec.split(":", 1)[1], tmp_path_factory.mktemp("zoo"))
+    return load_model(spec, device="cpu")

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from interp import AddVector, generate, resid_post
-from interp.models import load_model
-from tests.interp.arch_zoo import REGISTERED, build_local, extra_archs
+from tests.interp.arch_zoo import REGISTERED, extra_archs, load_spec
 
 SPECS = ["stories260k", *REGISTERED, *(f"local:{a}" for a in extra_archs())]
 PROMPTS = ["Once upon a time", "The cat", "She said hello to the big dog and"]
@@ -16,10 +15,7 @@ STEPS = 8
 
 @pytest.fixture(scope="module", params=SPECS)
 def model(request, tmp_path_factory):
-    spec = request.param
-    if spec.startswith("local:"):
-        spec = build_local(spec.split(":", 1)[1], tmp_path_factory.mktemp("zoo"))
-    return load_model(spec, device="cpu")
+    return load_spec(request.param, tmp_path_factory)
 
 
 def step_logits(model, prompts, **kw) -> tuple[torch.Tensor, list[list[int]]]:
@@ -52,23 +48,34 @@ def assert_close_logits(a, b, what):
     assert err <= 1e-4 * spread + 1e-6, f"{what}: max logit difference {err:.3g} (logits' spread {spread:.3g})"
 
 
-@pytest.mark.parametrize("nudged", [False, True], ids=["plain", "small-intervention"])
-def test_cached_logits_equal_recomputation(model, nudged):
+def check_cached_equals_recomputed(model, prompts, nudged: bool) -> torch.Tensor:
+    """Every step's logits, KV-cached vs recomputed, with or without a small nudge; returns the cached ones."""
     ivs = [small_nudge(model)] if nudged else []
-    cached, cached_tokens = step_logits(model, PROMPTS, use_cache=True, interventions=ivs)
-    full, full_tokens = step_logits(model, PROMPTS, use_cache=False, interventions=ivs)
+    cached, cached_tokens = step_logits(model, prompts, use_cache=True, interventions=ivs)
+    full, full_tokens = step_logits(model, prompts, use_cache=False, interventions=ivs)
     assert cached_tokens == full_tokens
     assert_close_logits(cached, full, "cached vs recomputed")
-    if nudged:  # the nudge is felt, so the comparison above saw an intervention at work
+    return cached
+
+
+def check_batch_equals_alone(model, prompts, nudged: bool, rows: list[int]) -> None:
+    """The chosen rows' logits in a batch of `prompts` equal each row generated alone."""
+    ivs = [small_nudge(model)] if nudged else []
+    batch, batch_tokens = step_logits(model, prompts, interventions=ivs)
+    for i in rows:
+        alone, alone_tokens = step_logits(model, [prompts[i]], interventions=ivs)
+        assert alone_tokens[0] == batch_tokens[i], prompts[i]
+        assert_close_logits(batch[:, i], alone[:, 0], f"row {i} in a batch vs alone")
+
+
+@pytest.mark.parametrize("nudged", [False, True], ids=["plain", "small-intervention"])
+def test_cached_logits_equal_recomputation(model, nudged):
+    cached = check_cached_equals_recomputed(model, PROMPTS, nudged)
+    if nudged:  # the nudge is felt, so the comparison saw an intervention at work
         plain, _ = step_logits(model, PROMPTS)
         assert float((plain[0] - cached[0]).abs().max()) > 100 * 1e-4 * float(plain.std())
 
 
 @pytest.mark.parametrize("nudged", [False, True], ids=["plain", "small-intervention"])
 def test_batch_logits_equal_each_row_alone(model, nudged):
-    ivs = [small_nudge(model)] if nudged else []
-    batch, batch_tokens = step_logits(model, PROMPTS, interventions=ivs)
-    for i, prompt in enumerate(PROMPTS):
-        alone, alone_tokens = step_logits(model, [prompt], interventions=ivs)
-        assert alone_tokens[0] == batch_tokens[i], prompt
-        assert_close_logits(batch[:, i], alone[:, 0], f"row {i} in a batch vs alone")
+    check_batch_equals_alone(model, PROMPTS, nudged, rows=list(range(len(PROMPTS))))

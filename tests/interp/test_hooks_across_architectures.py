@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from interp import AddVector, ApplyFunction, capture, final, intervene, mlp_out, attn_out, resid_post, resid_pre
-from interp.models import load_model, positions_from_mask
-from tests.interp.arch_zoo import REGISTERED, build_local, extra_archs
+from interp.models import positions_from_mask
+from tests.interp.arch_zoo import REGISTERED, extra_archs, load_spec
 
 SPECS = REGISTERED + [f"local:{a}" for a in extra_archs()]
 PROMPTS = ["The quick brown fox jumps", "hi", "a b c"]
@@ -12,10 +12,7 @@ PROMPTS = ["The quick brown fox jumps", "hi", "a b c"]
 
 @pytest.fixture(scope="module", params=SPECS)
 def model(request, tmp_path_factory):
-    spec = request.param
-    if spec.startswith("local:"):
-        spec = build_local(spec.split(":", 1)[1], tmp_path_factory.mktemp("zoo"))
-    return load_model(spec, device="cpu")
+    return load_spec(request.param, tmp_path_factory)
 
 
 def _batch(model):

@@ -84,13 +84,7 @@ def test_pip_download_failure_names_the_command(tmp_path, monkeypatch):
 @pytest.mark.parametrize("nudged", [False, True], ids=["plain", "small-intervention"])
 def test_cached_and_batched_logits_equal_recomputation(smol, nudged):
     """Real weights: every decoding step's logits, cached vs recomputed and in a batch vs alone."""
-    from tests.interp.test_generation_cache import PROMPTS, assert_close_logits, small_nudge, step_logits
+    from tests.interp.test_generation_cache import PROMPTS, check_batch_equals_alone, check_cached_equals_recomputed
 
-    ivs = [small_nudge(smol)] if nudged else []
-    cached, tokens = step_logits(smol, PROMPTS, use_cache=True, interventions=ivs)
-    full, full_tokens = step_logits(smol, PROMPTS, use_cache=False, interventions=ivs)
-    assert tokens == full_tokens
-    assert_close_logits(cached, full, "cached vs recomputed")
-    alone, alone_tokens = step_logits(smol, PROMPTS[-1:], interventions=ivs)
-    assert alone_tokens[0] == tokens[-1]
-    assert_close_logits(cached[:, -1], alone[:, 0], "last row in a batch vs alone")
+    check_cached_equals_recomputed(smol, PROMPTS, nudged)
+    check_batch_equals_alone(smol, PROMPTS, nudged, rows=[len(PROMPTS) - 1])
