@@ -141,6 +141,7 @@ class Context:
     device: str | None = None
     current: Step | None = None
     models: dict[str, Any] = field(default_factory=dict)
+    scratch: dict[str, Any] = field(default_factory=dict)  # what steps of one invocation compute once (prompt lists)
 
     @property
     def step_dir(self) -> Path:

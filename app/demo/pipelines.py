@@ -35,22 +35,10 @@ def run_re_control(plan: DemoPlan, run_dir: Path, model: SharedModel, force: boo
 
 
 def run_vas(plan: DemoPlan, run_dir: Path, model: SharedModel, force: bool, progress: bool) -> None:
-    from methods.vas.pipeline import evaluate_step, train
+    from interp.pipeline import run
+    from methods.vas.pipeline import PIPELINE
 
-    p, m = plan.vas, model.get()
-    train_prompts, train_source = _prompts(p.prompts, "train", p.n_train_prompts, p.seed)
-    train(run_dir, m, train_prompts, p.reward, p.value, p.train, p.samples_per_prompt, p.max_new_tokens,
-          p.temperature, p.batch_size, p.chat, train_source, force=force, progress=progress)
-    eval_prompts, eval_source = _prompts(p.prompts, "test", p.n_eval_prompts, p.seed)
-    evaluate_step(run_dir, m, eval_prompts, run_dir / "train", p.reward, p.eval, eval_source, force=force,
-                  progress=progress)
-
-
-def _prompts(name: str, split: str, n: int, seed: int) -> tuple[list[str], str]:
-    """The prompts `interp vas train|evaluate --prompts NAME --split SPLIT --n-prompts N` would use."""
-    from methods.vas.prompts import load_prompts
-
-    return load_prompts(name, split, n, seed)
+    run(PIPELINE, plan.vas, run_dir, force=force, progress=progress, models={plan.model: model.get()})
 
 
 def run_reprpo(plan: DemoPlan, run_dir: Path, model: SharedModel, force: bool, progress: bool) -> None:

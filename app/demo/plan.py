@@ -26,25 +26,6 @@ STEPS = {
 
 
 @dataclass
-class VASPlan:
-    """What `interp vas train` and `interp vas evaluate` take, as one value."""
-
-    value: Any  # methods.vas.ValueConfig
-    train: Any  # methods.vas.TrainConfig
-    eval: Any  # methods.vas.evaluate.EvalConfig
-    prompts: str = "rt-polarity-prompts"
-    reward: str = "vader-sentiment"
-    n_train_prompts: int = 64
-    n_eval_prompts: int = 32
-    samples_per_prompt: int = 1
-    max_new_tokens: int = 24
-    temperature: float = 1.0
-    batch_size: int = 16
-    chat: bool | None = False
-    seed: int = 0
-
-
-@dataclass
 class ReprPOPlan:
     """What `interp reprpo train` takes: the training config and the evaluation sizes."""
 
@@ -59,7 +40,7 @@ class DemoPlan:
     model: str
     profile: str
     re_control: Any  # methods.re_control.REControlConfig
-    vas: VASPlan
+    vas: Any  # methods.vas.pipeline.VASConfig
     reprpo: ReprPOPlan
     divergence: Any  # methods.reward_divergence.PipelineConfig
     threads: int | None = None  # torch threads (None: torch's default, one per core)
@@ -82,6 +63,7 @@ def _compact(model: str) -> DemoPlan:
     )
     from methods.vas import TrainConfig, ValueConfig
     from methods.vas.evaluate import EvalConfig
+    from methods.vas.pipeline import VASConfig
 
     re_control = REControlConfig(
         model=model,
@@ -100,7 +82,8 @@ def _compact(model: str) -> DemoPlan:
         tradeoff_step_sizes=(0.5, 1.5, 3.0), tradeoff_n_steps=(10,),
         n_boot=1000,
     )
-    vas = VASPlan(
+    vas = VASConfig(
+        model=model,
         value=ValueConfig(
             backbone=model, adapter="lora", head="linear",
             n_layers=6,  # the first 6 of 30 blocks: V costs a fifth of the base model inside the decoding loop
@@ -163,13 +146,15 @@ def _tiny(model: str) -> DemoPlan:
     from methods.reward_divergence.config import PipelineConfig
     from methods.vas import TrainConfig, ValueConfig
     from methods.vas.evaluate import EvalConfig
+    from methods.vas.pipeline import VASConfig
 
     re_control = REControlConfig(
         model=model, dataset="rt-polarity-prompts", reward="vader-sentiment", n_train=64, max_new_tokens=16,
         n_eval=8, n_val=4, epochs=20, batch_size=32, n_boot=200, baselines=False,
         tradeoff_step_sizes=(0.5, 2.0), tradeoff_n_steps=(5,),
     )
-    vas = VASPlan(
+    vas = VASConfig(
+        model=model,
         value=ValueConfig(backbone=model, adapter="lora", head="linear"),
         train=TrainConfig(epochs=1, seed=0),
         eval=EvalConfig(betas=[8.0], best_of=[], max_new_tokens=12, chat=False, coherence=False, n_boot=200),

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from interp import distributed
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, write_json, write_jsonl
+from interp.pipeline import Context, Pipeline, register
 from interp.runs import Step, open_step
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.evaluate import EvalConfig, evaluate
@@ -30,9 +31,55 @@ from methods.vas.train import TrainConfig, train_value_model
 from methods.vas.value_model import ValueConfig, ValueModel
 
 
+ROLLOUTS_FILE = "rollouts.jsonl"  # rollouts/: the base model's samples with their rewards
+TABLE_FILE = "table.json"  # evaluate/: the evaluation table the explorer's trade-off views read
+
+
 def prompts_digest(prompts: Sequence[str]) -> str:
     """A short hash of the prompt list, so a config names exactly which prompts it used."""
     return hashlib.sha256(json.dumps(list(prompts)).encode("utf-8")).hexdigest()[:16]
+
+
+def rollouts_settings(model_spec: str, reward_name: str, prompts: Sequence[str], prompt_source: str,
+                      samples_per_prompt: int, max_new_tokens: int, temperature: float, seed: int,
+                      chat: bool | None) -> dict[str, Any]:
+    """What the rollouts step records: the model, the reward, exactly which prompts, the sampling."""
+    return {
+        "model": model_spec, "reward": reward_name, "prompts": prompt_source, "n_prompts": len(prompts),
+        "prompts_sha": prompts_digest(prompts), "samples_per_prompt": samples_per_prompt,
+        "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed, "chat": chat,
+    }
+
+
+def sample_into(step_dir: Path, model: Any, prompts: Sequence[str], reward_name: str, samples_per_prompt: int,
+                max_new_tokens: int, temperature: float, seed: int, batch_size: int, chat: bool | None,
+                progress: bool) -> dict[str, Any]:
+    """One seeded sampling run of the base model, scored by the reward, into step_dir/rollouts.jsonl."""
+    t0 = time.perf_counter()
+    rollouts = sample_rollouts(model, prompts, get_reward(reward_name), samples_per_prompt, max_new_tokens,
+                               temperature, seed, batch_size, chat, progress)
+    save_rollouts(step_dir / ROLLOUTS_FILE, rollouts)
+    return {**reward_summary(rollouts), "seconds": time.perf_counter() - t0}
+
+
+def fit_into(step_dir: Path, model: Any, rollouts_dir: Path, reward_name: str, value_cfg: ValueConfig,
+             train_cfg: TrainConfig, progress: bool) -> dict[str, Any]:
+    """TD(lambda) on the rollouts; the value model (value.safetensors + value.json) and history into step_dir.
+    Every process trains (DDP under `accelerate launch`); the main one saves."""
+    t1 = time.perf_counter()
+    rollouts = load_rollouts(rollouts_dir / ROLLOUTS_FILE)
+    value = ValueModel(value_cfg, device=model.device)
+    value.check_tokenizer(model)
+    ckpt = Checkpoints(step_dir / "checkpoints")
+    result = train_value_model(value, rollouts, train_cfg, model.pad_token_id, progress=progress, checkpoints=ckpt.root)
+    if distributed.is_main():
+        value.save(step_dir, extra={"base_model": model.spec, "reward": reward_name, "train": asdict(train_cfg)})
+        write_json(step_dir / "history.json", result["history"])
+    metrics = {k: v for k, v in result.items() if k not in ("history", "config")}
+    metrics.update(seconds=time.perf_counter() - t1, n_trainable=sum(p.numel() for p in value.parameters() if p.requires_grad))
+    distributed.barrier()
+    ckpt.clear()  # the saved value model supersedes them
+    return metrics
 
 
 def train(
@@ -51,41 +98,21 @@ def train(
     force: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Steps rollouts + train; returns the train step's metrics (the value model is OUT/train)."""
+    """Steps rollouts + train for given prompts (`interp vas train`); returns the train step's metrics."""
     out = Path(out)
-    t0 = time.perf_counter()
-    roll_cfg = {
-        "model": model.spec, "reward": reward_name, "prompts": prompt_source, "n_prompts": len(prompts),
-        "prompts_sha": prompts_digest(prompts), "samples_per_prompt": samples_per_prompt,
-        "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": train_cfg.seed, "chat": chat,
-    }
+    roll_cfg = rollouts_settings(model.spec, reward_name, prompts, prompt_source, samples_per_prompt, max_new_tokens,
+                                 temperature, train_cfg.seed, chat)
     roll = distributed.open_step(out, "rollouts", roll_cfg, force=force)
     if not roll.done and distributed.is_main():  # one seeded sampling run (other processes wait for it)
-        reward = get_reward(reward_name)
-        rollouts = sample_rollouts(model, prompts, reward, samples_per_prompt, max_new_tokens, temperature,
-                                   train_cfg.seed, batch_size, chat, progress)
-        save_rollouts(roll.file("rollouts.jsonl"), rollouts)
-        roll.finish({**reward_summary(rollouts), "seconds": time.perf_counter() - t0})
+        roll.finish(sample_into(roll.path, model, prompts, reward_name, samples_per_prompt, max_new_tokens,
+                                temperature, train_cfg.seed, batch_size, chat, progress))
     distributed.barrier()
-    rollouts = load_rollouts(roll.file("rollouts.jsonl"))
-
     step = distributed.open_step(out, "train", {"rollouts": roll_cfg, "value": asdict(value_cfg), "train": asdict(train_cfg)},
                                  force=force)
     if step.done:
         return step.metrics()
-    t1 = time.perf_counter()
-    value = ValueModel(value_cfg, device=model.device)
-    value.check_tokenizer(model)
-    ckpt = Checkpoints(step.path / "checkpoints")
-    result = train_value_model(value, rollouts, train_cfg, model.pad_token_id, progress=progress, checkpoints=ckpt.root)
-    if distributed.is_main():
-        value.save(step.path, extra={"base_model": model.spec, "reward": reward_name, "train": asdict(train_cfg)})
-        write_json(step.file("history.json"), result["history"])
-    metrics = {k: v for k, v in result.items() if k not in ("history", "config")}
-    metrics.update(seconds=time.perf_counter() - t1, n_trainable=sum(p.numel() for p in value.parameters() if p.requires_grad))
-    metrics = distributed.finish_step(step, metrics)
-    ckpt.clear()  # the saved value model supersedes them
-    return metrics
+    metrics = fit_into(step.path, model, roll.path, reward_name, value_cfg, train_cfg, progress)
+    return distributed.finish_step(step, metrics)
 
 
 def parse_value_specs(specs: Sequence[str]) -> list[tuple[str, float]]:
@@ -149,6 +176,29 @@ def generate(
     return rows, metrics
 
 
+def evaluate_settings(model_spec: str, value_path: str | Path, reward_name: str, prompts: Sequence[str],
+                      prompt_source: str, cfg: EvalConfig) -> dict[str, Any]:
+    return {"model": model_spec, "value": str(value_path), "reward": reward_name, "prompts": prompt_source,
+            "n_prompts": len(prompts), "prompts_sha": prompts_digest(prompts), **asdict(cfg)}
+
+
+def evaluate_into(step_dir: Path, model: Any, prompts: Sequence[str], value_path: str | Path, reward_name: str,
+                  cfg: EvalConfig, progress: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The table (base, VAS at each beta, Best-of-N) into step_dir/table.json, every response into
+    generations.jsonl; returns the rows and the step's metrics."""
+    value = ValueModel.load(value_path, device=model.device)
+    value.check_tokenizer(model, what=f"value model {value_path}")
+    rows, runs = evaluate(model, prompts, get_reward(reward_name), value, cfg, progress=progress)
+    write_json(step_dir / TABLE_FILE, {"reward": reward_name, "model": model.spec, "value": str(value_path), "rows": rows})
+    write_jsonl(step_dir / "generations.jsonl", [
+        {"method": r.method, "beta": r.beta, "n": r.n, "prompt": p, "response": t, "reward": float(s)}
+        for r in runs for p, t, s in zip(prompts, r.texts, r.rewards.tolist())
+    ])
+    by = {r["method"] + (f"@{r['beta']}" if r["method"] == "vas" else ""): r for r in rows}
+    return rows, {k: {"reward": v["reward"], "delta": v.get("delta"), "delta_low": v.get("delta_low"),
+                      "seconds_per_prompt": v["seconds_per_prompt"]} for k, v in by.items()}
+
+
 def evaluate_step(
     out: str | Path,
     model: Any,
@@ -160,23 +210,13 @@ def evaluate_step(
     force: bool = False,
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], Step]:
-    """OUT/evaluate: the table (base, VAS at each beta, Best-of-N) as table.json, plus every response."""
-    conf = {"model": model.spec, "value": str(value_path), "reward": reward_name, "prompts": prompt_source,
-            "n_prompts": len(prompts), "prompts_sha": prompts_digest(prompts), **asdict(cfg)}
-    step = open_step(out, "evaluate", conf, force=force)
+    """OUT/evaluate for a given value model (`interp vas evaluate`)."""
+    step = open_step(out, "evaluate", evaluate_settings(model.spec, value_path, reward_name, prompts, prompt_source, cfg),
+                     force=force)
     if step.done:
-        return read_json(step.file("table.json"))["rows"], step
-    value = ValueModel.load(value_path, device=model.device)
-    value.check_tokenizer(model, what=f"value model {value_path}")
-    rows, runs = evaluate(model, prompts, get_reward(reward_name), value, cfg, progress=progress)
-    write_json(step.file("table.json"), {"reward": reward_name, "model": model.spec, "value": str(value_path), "rows": rows})
-    write_jsonl(step.file("generations.jsonl"), [
-        {"method": r.method, "beta": r.beta, "n": r.n, "prompt": p, "response": t, "reward": float(s)}
-        for r in runs for p, t, s in zip(prompts, r.texts, r.rewards.tolist())
-    ])
-    by = {r["method"] + (f"@{r['beta']}" if r["method"] == "vas" else ""): r for r in rows}
-    step.finish({k: {"reward": v["reward"], "delta": v.get("delta"), "delta_low": v.get("delta_low"),
-                     "seconds_per_prompt": v["seconds_per_prompt"]} for k, v in by.items()})
+        return read_json(step.file(TABLE_FILE))["rows"], step
+    rows, metrics = evaluate_into(step.path, model, prompts, value_path, reward_name, cfg, progress)
+    step.finish(metrics)
     return rows, step
 
 
@@ -212,3 +252,83 @@ def grid_step(
     write_json(step.file("grid.json"), grid)
     step.finish({k: grid[k] for k in ("spearman_axis_1", "spearman_axis_2", "spearman_axis_1_min", "spearman_axis_2_min")})
     return grid
+
+
+# --- the VAS experiment on the pipeline protocol: rollouts -> train -> evaluate -------------------
+@dataclass
+class VASConfig:
+    """A whole VAS experiment: prompts, reward, the value model and its training, the evaluation."""
+
+    model: str = field(default="smollm2-135m-instruct", metadata={"help": "base model spec"})
+    prompts: str = field(default="rt-polarity-prompts", metadata={
+        "help": "a data set name (rt-polarity-prompts, hh-rlhf-prompts, ...) or a prompt file (.txt, .jsonl)"})
+    train_split: str = field(default="train", metadata={"help": "split the value model learns from"})
+    eval_split: str = field(default="test", metadata={"help": "split the evaluation uses"})
+    n_train_prompts: int | None = field(default=64, metadata={"help": "first N training prompts (all: unset)"})
+    n_eval_prompts: int | None = field(default=32, metadata={"help": "first N evaluation prompts (all: unset)"})
+    seed: int = field(default=0, metadata={"help": "data split and order"})
+    reward: str = field(default="vader-sentiment", metadata={"help": "reward name (vader-sentiment, rm:PATH, neg:NAME, ...)"})
+    samples_per_prompt: int = 1
+    max_new_tokens: int = 32
+    temperature: float = 1.0
+    batch_size: int = 16
+    chat: bool | None = field(default=False, metadata={"help": "render prompts through the chat template"})
+    value: ValueConfig = field(default_factory=ValueConfig)  # backbone "" = the base model
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _value_config(cfg: VASConfig) -> ValueConfig:
+    return replace(cfg.value, backbone=cfg.value.backbone or cfg.model)
+
+
+def _prompts(ctx: Context, which: str) -> tuple[list[str], str]:
+    """The run's training or evaluation prompts and where they came from, read once per invocation."""
+    from methods.vas.prompts import load_prompts
+
+    key = f"vas-prompts-{which}"
+    if key not in ctx.scratch:
+        cfg: VASConfig = ctx.cfg
+        split, n = (cfg.train_split, cfg.n_train_prompts) if which == "train" else (cfg.eval_split, cfg.n_eval_prompts)
+        ctx.scratch[key] = load_prompts(cfg.prompts, split, n, cfg.seed)
+    return ctx.scratch[key]
+
+
+def _rollouts_settings(ctx: Context) -> dict[str, Any]:
+    cfg: VASConfig = ctx.cfg
+    prompts, source = _prompts(ctx, "train")
+    return rollouts_settings(cfg.model, cfg.reward, prompts, source, cfg.samples_per_prompt, cfg.max_new_tokens,
+                             cfg.temperature, cfg.train.seed, cfg.chat)
+
+
+PIPELINE = Pipeline("vas", VASConfig, help="Value Augmented Sampling: value-guided decoding (Han, Shenfeld et al. 2024)")
+
+
+@PIPELINE.step(settings=_rollouts_settings)
+def rollouts(ctx: Context) -> dict[str, Any]:
+    """Sample the base model on the training prompts and score the responses with the reward."""
+    cfg: VASConfig = ctx.cfg
+    prompts, _ = _prompts(ctx, "train")
+    return sample_into(ctx.step_dir, ctx.model(), prompts, cfg.reward, cfg.samples_per_prompt, cfg.max_new_tokens,
+                       cfg.temperature, cfg.train.seed, cfg.batch_size, cfg.chat, ctx.progress)
+
+
+@PIPELINE.step(name="train", needs=("rollouts",), all_processes=True, settings=lambda ctx: {
+    "rollouts": _rollouts_settings(ctx), "value": asdict(_value_config(ctx.cfg)), "train": asdict(ctx.cfg.train)})
+def train_value(ctx: Context) -> dict[str, Any]:
+    """Fit the value model on the rollouts by TD(lambda)."""
+    return fit_into(ctx.step_dir, ctx.model(), ctx.path("rollouts"), ctx.cfg.reward, _value_config(ctx.cfg),
+                    ctx.cfg.train, ctx.progress)
+
+
+@PIPELINE.step(name="evaluate", needs=("train",), settings=lambda ctx: evaluate_settings(
+    ctx.cfg.model, ctx.path("train"), ctx.cfg.reward, *_prompts(ctx, "eval"), ctx.cfg.eval))
+def evaluate_value(ctx: Context) -> dict[str, Any]:
+    """Base vs VAS at each beta (and Best-of-N) on the evaluation prompts, with paired intervals."""
+    prompts, _ = _prompts(ctx, "eval")
+    _, metrics = evaluate_into(ctx.step_dir, ctx.model(), prompts, ctx.path("train"), ctx.cfg.reward, ctx.cfg.eval,
+                               ctx.progress)
+    return metrics
+
+
+register(PIPELINE)

@@ -39,7 +39,7 @@ CONFIG = "value.json"
 
 @dataclass
 class ValueConfig:
-    backbone: str  # interp model spec of the backbone (e.g. the base model's own spec)
+    backbone: str = ""  # interp model spec of the backbone ("": the base model, where a pipeline knows it)
     adapter: str = "lora"  # "lora" (train a LoRA adapter) or "none" (frozen backbone)
     head: str = "linear"  # "linear" or "mlp"
     lora_r: int = 8
@@ -106,6 +106,9 @@ class ValueModel(nn.Module):
 
         from interp.models.registry import hf_from_pretrained, resolve_spec
 
+        if not cfg.backbone:
+            raise ValueError("the value model's config names no backbone: set ValueConfig.backbone to a model spec "
+                             "(usually the base model's own)")
         self.cfg = cfg
         self.folder = resolve_spec(cfg.backbone)
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder)

@@ -31,11 +31,11 @@ def leaf_fields(cls, prefix=""):
 
 
 def test_the_methods_register_their_pipelines():
-    assert {"reprpo", "reward-divergence"} <= set(registered())
+    assert {"reprpo", "reward-divergence", "vas"} <= set(registered())
 
 
 # earlier spellings that keep their meaning for one release (they print the new one)
-EARLIER = {("reprpo", "train"), ("reward-divergence", "run")}
+EARLIER = {("reprpo", "train"), ("reward-divergence", "run"), ("vas", "train"), ("vas", "evaluate")}
 
 
 def test_every_pipeline_command_follows_the_convention():
