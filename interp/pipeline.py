@@ -83,6 +83,8 @@ class Pipeline:
     model_spec: Callable[["Context", str], str] | None = None
     # the CLI command group (default: the name)
     command: str | None = None
+    # {step: metrics} of a CLI invocation -> prints what a researcher reads (default: one JSON line a step)
+    report: Callable[[dict[str, dict[str, Any]]], None] | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):
@@ -191,12 +193,18 @@ def project_version() -> str:
         return "unknown"
 
 
+LOCK_FILE = ".writer.json"  # in a run directory: who writes it ({"pid", "host", "since", "active"})
+
+
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold `run_dir/.lock` exclusively while steps run: a second writer is refused at once, never mixed in.
+    """Hold `run_dir/.writer.json` exclusively (flock) while steps run: a second writer is refused at once,
+    never mixed in. The file stays, naming the last writer, so that it is never unlinked under a waiter.
 
     Only the main process of a multi-process job takes it (the others write under its hold)."""
     import fcntl
+    import socket
+    import time
 
     from interp.distributed import is_main
 
@@ -204,24 +212,32 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         yield
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / ".lock"
+    path = run_dir / LOCK_FILE
     with open(path, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise PipelineError(f"run {run_dir} is being written by {holder}; wait for it to finish, "
+            try:
+                holder = json.loads(fh.read() or "{}")
+                who = f"process {holder.get('pid')} on {holder.get('host')} (since {holder.get('since')})"
+            except json.JSONDecodeError:
+                who = "another process"
+            raise PipelineError(f"run {run_dir} is being written by {who}; wait for it to finish, "
                                 "or use another run name") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
+
+        def note(active: bool) -> None:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": time.strftime("%Y-%m-%d %H:%M:%S"), "active": active}))
+            fh.flush()
+
+        note(True)
         try:
             yield
         finally:
-            fh.seek(0)
-            fh.truncate()
+            note(False)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
@@ -232,7 +248,8 @@ def step_config(pipeline: Pipeline, spec: StepSpec, ctx: Context) -> dict[str, A
 
 
 def run(pipeline: Pipeline, cfg: Any, run_dir: str | Path, steps: list[str] | None = None, force: bool = False,
-        progress: bool = True, device: str | None = None, models: dict[str, Any] | None = None) -> dict[str, dict]:
+        progress: bool = True, device: str | None = None, models: dict[str, Any] | None = None,
+        scratch: dict[str, Any] | None = None) -> dict[str, dict]:
     """Run `steps` (default: all, in order) of `pipeline` into `run_dir`; returns {step: metrics}.
 
     A step asked for by name needs its upstream steps finished (they are not run implicitly: the
@@ -244,7 +261,8 @@ def run(pipeline: Pipeline, cfg: Any, run_dir: str | Path, steps: list[str] | No
     if pipeline.check is not None:
         pipeline.check(cfg)  # before any directory or model
     # the caller's dict is filled in place: a model loaded here stays with the caller
-    ctx = Context(pipeline, cfg, run_dir, force, progress, device, models=models if models is not None else {})
+    ctx = Context(pipeline, cfg, run_dir, force, progress, device, models=models if models is not None else {},
+                  scratch=scratch if scratch is not None else {})
     results: dict[str, dict] = {}
     with run_lock(run_dir):
         for spec in pipeline.steps:

@@ -8,7 +8,7 @@ import os
 import sys
 
 # command-group modules, in --help order; each exposes register(subparsers)
-GROUPS = ["model", "capture", "generate", "reward", "re_control", "vas", "reprpo", "divergence", "app_cmd", "demo"]
+GROUPS = ["model", "capture", "generate", "reward", "vas", "reprpo", "divergence", "app_cmd", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     for pipeline in registered().values():  # methods that registered a pipeline: no wiring here
         register_pipeline(sub, pipeline)
+    _order_commands(sub)
     return parser
+
+
+def _order_commands(sub) -> None:
+    """--help lists the backbone's commands, then the methods, then app and demo last."""
+    last = [name for name in ("app", "demo") if name in sub.choices]
+    actions = sub._choices_actions
+    actions.sort(key=lambda a: last.index(a.dest) + 1 if a.dest in last else 0)
 
 
 def main(argv: list[str] | None = None) -> int:

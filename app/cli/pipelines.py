@@ -43,6 +43,35 @@ def _kind(cls: type, f: dataclasses.Field) -> str:
     return "str"
 
 
+def _items(cls: type, f: dataclasses.Field) -> tuple[type, bool]:
+    """(element type, is a tuple) of a list- or tuple-typed field."""
+    try:
+        hint = typing.get_type_hints(cls)[f.name]
+    except Exception:  # noqa: BLE001
+        return str, False
+    hint = next((a for a in typing.get_args(hint) if typing.get_origin(a) in (list, tuple)), hint)
+    elems = [a for a in typing.get_args(hint) if a is not Ellipsis]
+    return (elems[0] if elems and elems[0] in (int, float, str) else str), typing.get_origin(hint) is tuple
+
+
+def _list_value(cls: type, f: dataclasses.Field, tokens: list[str] | str) -> list | tuple:
+    """Comma-separated items (the convention); several space-separated tokens are the earlier spelling."""
+    tokens = [tokens] if isinstance(tokens, str) else list(tokens)
+    if len(tokens) > 1:
+        import sys
+
+        print(f"note: --{f.name.replace('_', '-')} takes a comma-separated list ({','.join(tokens)}); "
+              "space-separated items still work for this release", file=sys.stderr)
+    elem, is_tuple = _items(cls, f)
+    raw = [x.strip() for t in tokens for x in str(t).split(",") if x.strip()]
+    try:
+        items = [elem(x) for x in raw]
+    except ValueError:
+        raise ValueError(f"--{f.name.replace('_', '-')}: expected comma-separated {elem.__name__} values, "
+                         f"got {','.join(raw)!r}") from None
+    return tuple(items) if is_tuple else items
+
+
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
@@ -77,13 +106,14 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "
         if kind == "skip" or flag in taken:
             continue  # a run option of the same name (--device) serves the field too
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        text = f"{f.metadata.get('help', '')} (default: {shown})".strip()
+        described = f.metadata.get("help") or getattr(cls, "FIELD_HELP", {}).get(f.name, "")
+        text = f"{described} (default: {shown})".strip()
         if kind == "bool":
             parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind == "optional_bool":
             parser.add_argument(flag, dest=dest, choices=list(AUTO_YES_NO), default=None, help=text)
         elif kind == "list":
-            parser.add_argument(flag, dest=dest, default=None, metavar="A,B,...", help=text + "; comma-separated")
+            parser.add_argument(flag, dest=dest, default=None, nargs="+", metavar="A,B,...", help=text + "; comma-separated")
         else:
             parser.add_argument(flag, dest=dest, type={"int": int, "float": float}.get(kind, str), default=None,
                                 choices=f.metadata.get("choices"), help=text)
@@ -120,7 +150,8 @@ def _build(cls: type, values: dict[str, Any], args: argparse.Namespace, prefix: 
             out[f.name] = _build(sub, given, args, f"{prefix}{f.name}.", source)
             continue
         if f.name in values:
-            out[f.name] = values[f.name]
+            value = values[f.name]
+            out[f.name] = tuple(value) if isinstance(value, list) and _items(cls, f)[1] else value
         flag = getattr(args, prefix + f.name, None)  # `device` is also the shared run option's dest
         if flag is None:
             continue
@@ -129,8 +160,8 @@ def _build(cls: type, values: dict[str, Any], args: argparse.Namespace, prefix: 
             continue
         if kind == "optional_bool" and isinstance(flag, str):
             flag = AUTO_YES_NO[flag]
-        elif kind == "list" and isinstance(flag, str):
-            flag = [x.strip() for x in flag.split(",") if x.strip()]
+        elif kind == "list":
+            flag = _list_value(cls, f, flag)
         out[f.name] = flag
     return cls(**out)
 
@@ -172,6 +203,7 @@ def add_run_options(p: argparse.ArgumentParser, pipeline) -> None:
     p.add_argument("--force", action="store_true", help="redo finished steps instead of skipping them")
     p.add_argument("--device", default=None, help="torch device (default: CUDA when available, else CPU; under "
                    "`accelerate launch`, each process's own)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _run(pipeline, args: argparse.Namespace, step: str | None) -> int:
@@ -180,11 +212,16 @@ def _run(pipeline, args: argparse.Namespace, step: str | None) -> int:
     from interp.runs import safe_name
 
     cfg = config_from_args(pipeline.config, args)
-    run_dir = Path(args.runs) / safe_name(args.run or pipeline.run_name(cfg))
-    results = run(pipeline, cfg, run_dir, steps=None if step is None else [step], force=args.force, device=args.device)
-    if is_main():
+    run_dir = Path(args.runs) / safe_name(pipeline.run_name(cfg) if args.run is None else args.run)
+    results = run(pipeline, cfg, run_dir, steps=None if step is None else [step], force=args.force, device=args.device,
+                  progress=not args.quiet)
+    if not is_main():  # under `accelerate launch` the main process reports
+        return 0
+    if pipeline.report is not None:
+        pipeline.report(results)
+    else:
         for name, metrics in results.items():
             shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
             print(f"{name}: {json.dumps(shown)}")
-        print(f"run directory: {run_dir}")
+    print(f"\nrun directory: {run_dir}")
     return 0

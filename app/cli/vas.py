@@ -183,7 +183,7 @@ def run_generate(args) -> int:
 
 def run_evaluate(args) -> int:
     resolve_out(args)
-    from app.cli.common import table
+    from interp.text_table import table
     from methods.vas.evaluate import EvalConfig
     from methods.vas.pipeline import evaluate_step
 
@@ -203,7 +203,7 @@ def run_evaluate(args) -> int:
 
 def run_grid(args) -> int:
     resolve_out(args)
-    from app.cli.common import table
+    from interp.text_table import table
     from methods.vas.evaluate import EvalConfig
     from methods.vas.pipeline import grid_step
 

@@ -157,7 +157,7 @@ def registered_reader(name: str, pipeline) -> Callable[[Path, str], list[Row]]:
 
 
 def render(rows: list[Row]) -> str:
-    from app.cli.common import table
+    from interp.text_table import table
 
     return table([{"pipeline": r.pipeline, "measured effect": r.effect, "value": value_text(r),
                    "95% interval": interval(r), "detail": r.detail, "from": r.source.partition(":")[0]}

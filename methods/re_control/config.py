@@ -10,13 +10,49 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from interp.io import read_json
 
 
+# the help of each setting's `interp re-control` flag (app/cli/pipelines.py reads FIELD_HELP)
+_FIELD_HELP = {
+    "model": "model spec (default smollm2-135m-instruct; stories260k for a fast run)",
+    "dataset": "hh-rlhf[:SUBSET] | rt-polarity-prompts | jsonl:PATH (see interp.data)",
+    "source_split": "file split to load before splitting (hh-rlhf: test, the one in the offline data)",
+    "fractions": "train / validation / test fractions of the distinct prompts",
+    "chat": "render prompts through the chat template: auto (when the model has one), yes or no",
+    "site": "site whose state is controlled, e.g. final or resid_post:-1",
+    "device_map": "Accelerate device map for a model too big for one device, e.g. auto (one process; not with "
+                  "accelerate launch, where every process holds a whole model)",
+    "n_train": "training prompts to collect trajectories from",
+    "samples_per_prompt": "sampled responses per training prompt (needs --do-sample; for --value-target advantage)",
+    "value_target": "reward: fit V to r (the paper); advantage: to r minus the mean r of the prompt's responses",
+    "max_new_tokens": "response length for collection and evaluation",
+    "do_sample": "sample the training responses (with --seed) instead of greedy",
+    "reward": "reward name: vader-sentiment, vader-utility, rm:PATH, hf-rm:PATH",
+    "depth": "hidden layers of the value MLP",
+    "width": "hidden width of the value MLP (default: the model's d_model)",
+    "standardize": "standardise value-network inputs with the training states' mean and std",
+    "detach_target": "semi-gradient TD (target V(s_t+1) detached); --no-detach-target: residual gradient",
+    "discount": "discount in the Bellman target",
+    "step_size": "gradient-ascent step size on V(h + u)",
+    "n_steps": "gradient-ascent steps per decoding step",
+    "penalty": "lambda in V(h + u) - lambda ||u||^2",
+    "n_eval": "held-out test prompts",
+    "n_val": "validation prompts (static-editing scale, trade-off curve)",
+    "instruction": "the instruction the prompting baseline puts in front (system message for chat models)",
+    "static_scales": "static-editing scales tried on validation (x mean state norm)",
+    "n_static_pairs": "training pairs behind the static chosen-minus-rejected vector",
+    "best_of": "N values for Best-of-N",
+    "baselines": "run prompting, static editing and Best-of-N too",
+    "tradeoff": "save the step size x steps trade-off curve",
+}
+
+
 @dataclass
 class REControlConfig:
+    FIELD_HELP: ClassVar[dict[str, str]] = _FIELD_HELP
     # model and data
     model: str = "smollm2-135m-instruct"
     dataset: str = "hh-rlhf"
@@ -139,6 +175,9 @@ def fingerprint(step_dir: Path) -> str:
         raise FileNotFoundError(
             f"{step_dir} is not finished (no metrics.json); run `interp re-control {step_dir.name}` first"
         )
-    cfg = {k: v for k, v in read_json(step_dir / "config.json").items() if k != "versions"}
+    from interp.runs import METADATA
+
+    # metadata (package versions, pipeline name, project version) is not a setting: an upgrade keeps the hash
+    cfg = {k: v for k, v in read_json(step_dir / "config.json").items() if k not in METADATA}
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -3,9 +3,11 @@
     run_all(REControlConfig(model="stories260k", dataset="rt-polarity-prompts", reward="vader-sentiment"),
             "runs/re-control-stories")
 
-Each step writes `run_dir/<step>/{config.json, artifacts, metrics.json}` (interp.runs.open_step),
-is skipped when already finished with the same settings, and refuses a changed one unless
-`force`. Later steps record a fingerprint of the step they read, so stale results are never mixed.
+The steps are an `interp.pipeline`: each writes `run_dir/<step>/{config.json, artifacts,
+metrics.json}`, is skipped when already finished with the same settings, and refuses a changed one
+unless `force`. Later steps record a fingerprint of the step they read, so stale results are never
+mixed. collect, label and train-value run on every process under `accelerate launch` (each takes
+its share); evaluate on the main process.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import torch
 from interp import distributed, faults
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, read_jsonl, write_json, write_jsonl
-from interp.runs import open_step
+from interp.pipeline import Context, Pipeline, register, run
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
 from methods.re_control.collect import collect_trajectories, load_trajectories
 from methods.re_control.config import REControlConfig, step_config
@@ -34,97 +36,112 @@ if TYPE_CHECKING:
     from interp.models.model import Model
 
 log = logging.getLogger(__name__)
+TRADEOFF_FILE = "tradeoff.json"  # evaluate/: the validation trade-off curve the explorer's Trade-off page reads
+
+
+def _report(results: dict[str, dict[str, Any]]) -> None:
+    from methods.re_control.report import report
+
+    report(results)
+
+
+PIPELINE = Pipeline("re-control", REControlConfig, help="RE-Control: value-guided representation editing at decoding time",
+                    report=_report)
+
+
+def _model(ctx: Context) -> "Model":
+    """The base model, loaded once: spread over devices with `device_map`, else on this process's device."""
+    cfg = ctx.cfg
+    if cfg.model not in ctx.models:
+        from interp.models import load_model
+
+        if cfg.device_map is not None:  # one process: the layers spread over the devices
+            ctx.models[cfg.model] = load_model(cfg.model, device_map=cfg.device_map)
+        else:  # under `accelerate launch` each process takes its own device (cuda:<local rank>)
+            ctx.models[cfg.model] = load_model(cfg.model, device=distributed.default_device(cfg.device))
+    return ctx.models[cfg.model]
+
+
+def _reward(ctx: Context):
+    if "reward" not in ctx.scratch:
+        from interp.rewards import get_reward
+
+        cfg = ctx.cfg
+        device = cfg.device or (str(distributed.default_device()) if distributed.launched() else None)
+        ctx.scratch["reward"] = get_reward(cfg.reward, device=device)
+    return ctx.scratch["reward"]
 
 
 class _Lazy:
-    """Load the model (and reward) once, only when a step actually needs it."""
+    """The earlier API's handle for separate step calls: the model (and reward) they share, loaded once."""
 
     def __init__(self, cfg: REControlConfig, model: "Model | None" = None):
-        self.cfg, self._model, self._reward = cfg, model, None
+        self.cfg = cfg
+        self.models: dict[str, Any] = {cfg.model: model} if model is not None else {}
+        self.scratch: dict[str, Any] = {}
 
-    @property
-    def model(self) -> "Model":
-        if self._model is None:
-            from interp.models import load_model
 
-            # under `accelerate launch` each process takes its own device (cuda:<local rank>)
-            if self.cfg.device_map is not None:  # one process: the layers spread over the devices
-                self._model = load_model(self.cfg.model, device_map=self.cfg.device_map)
-            else:
-                self._model = load_model(self.cfg.model, device=distributed.default_device(self.cfg.device))
-        return self._model
-
-    @property
-    def reward(self):
-        if self._reward is None:
-            from interp.rewards import get_reward
-
-            device = self.cfg.device or (str(distributed.default_device()) if distributed.launched() else None)
-            self._reward = get_reward(self.cfg.reward, device=device)
-        return self._reward
+def _settings(step: str):
+    return lambda ctx: step_config(ctx.cfg, step, ctx.run_dir)
 
 
 def _task(cfg: REControlConfig):
     return load_task(cfg.dataset, cfg.source_split, cfg.fractions, cfg.split_seed)
 
 
-def run_collect(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
-                progress: bool = True) -> dict[str, Any]:
-    """Step 1: generate for `n_train` training prompts and store the site's state at every step."""
-    step = distributed.open_step(run_dir, "collect", step_config(cfg, "collect", run_dir), force=force)
-    if step.done:
-        return step.metrics()
-    lazy = lazy or _Lazy(cfg)
+@PIPELINE.step(all_processes=True, settings=_settings("collect"))
+def collect(ctx: Context) -> dict[str, Any]:
+    """Generate for the training prompts and store the site's state at every step."""
+    cfg = ctx.cfg
     task = _task(cfg)
     examples = task.part("train", cfg.n_train)
     # K responses per prompt, consecutive: trajectory i answers prompt i // K
     examples = [e for e in examples for _ in range(cfg.samples_per_prompt)]
-    model = lazy.model
+    model = _model(ctx)
     t0 = time.perf_counter()
     metrics = collect_trajectories(
-        model, render_prompts(model, examples, cfg.chat), raw_prompts(examples), step.path, site=cfg.site,
-        batch_size=cfg.batch_size, progress=progress, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
+        model, render_prompts(model, examples, cfg.chat), raw_prompts(examples), ctx.step_dir, site=cfg.site,
+        batch_size=cfg.batch_size, progress=ctx.progress, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
         temperature=cfg.temperature, seed=cfg.seed, max_prompt_tokens=cfg.max_prompt_tokens,
     )
     metrics.update(model=cfg.model, tokenizer_size=len(model.tokenizer), dataset=task.name, dataset_source=task.source,
                    samples_per_prompt=cfg.samples_per_prompt, seconds=time.perf_counter() - t0)
-    return distributed.finish_step(step, metrics)
+    return metrics
 
 
-def run_label(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
-              chunk: int = 256) -> dict[str, Any]:
-    """Step 2: score every collected (prompt, response) with the reward.
+@PIPELINE.step(needs=("collect",), all_processes=True, settings=_settings("label"))
+def label(ctx: Context) -> dict[str, Any]:
+    """Score every collected (prompt, response) with the reward.
 
-    Scored in chunks of `chunk` responses, each saved as it is done (`labels.parts/`), so a re-run
-    after a crash scores only the rest; under several processes the chunks go round-robin to ranks.
+    Scored in chunks of 256 responses (`ctx.scratch["label_chunk"]` overrides), each saved as it is
+    done (`labels.parts/`), so a re-run after a crash scores only the rest; under several processes
+    the chunks go round-robin to ranks.
     """
-    step = distributed.open_step(run_dir, "label", step_config(cfg, "label", run_dir), force=force)
-    if step.done:
-        return step.metrics()
-    lazy = lazy or _Lazy(cfg)
-    rows = read_jsonl(Path(run_dir) / "collect" / "trajectories.jsonl")
-    parts = step.path / "labels.parts"
+    cfg, chunk = ctx.cfg, ctx.scratch.get("label_chunk", 256)
+    rows = read_jsonl(ctx.path("collect") / "trajectories.jsonl")
+    parts = ctx.step_dir / "labels.parts"
     t0 = time.perf_counter()
     for start in distributed.round_robin(range(0, len(rows), chunk)):
         part = parts / f"{start:08d}.jsonl"
         if part.exists():
             continue
         some = rows[start:start + chunk]
-        r = lazy.reward([row["prompt"] for row in some], [row["response"] for row in some]).float()
+        r = _reward(ctx)([row["prompt"] for row in some], [row["response"] for row in some]).float()
         write_jsonl(part, [{"traj_id": row["traj_id"], "reward": float(v)} for row, v in zip(some, r)])
         faults.point("label chunk")
     distributed.barrier()
     if distributed.is_main():
         labels = [x for start in range(0, len(rows), chunk) for x in read_jsonl(parts / f"{start:08d}.jsonl")]
-        write_jsonl(step.file("labels.jsonl"), labels)
+        write_jsonl(ctx.file("labels.jsonl"), labels)
     distributed.barrier()
-    r = torch.tensor([x["reward"] for x in read_jsonl(step.file("labels.jsonl"))], dtype=torch.float32)
+    r = torch.tensor([x["reward"] for x in read_jsonl(ctx.file("labels.jsonl"))], dtype=torch.float32)
     q = torch.quantile(r, torch.tensor([0.1, 0.5, 0.9])).tolist()
-    metrics = distributed.finish_step(step, {
+    metrics = {
         "reward": cfg.reward, "n": len(r), "mean": float(r.mean()), "std": float(r.std()) if len(r) > 1 else 0.0,
         "min": float(r.min()), "max": float(r.max()), "q10": q[0], "median": q[1], "q90": q[2],
         "seconds": time.perf_counter() - t0,
-    })
+    }
+    distributed.barrier()  # every process has read the labels before the parts go
     if distributed.is_main():
         import shutil
 
@@ -137,11 +154,10 @@ def load_rewards(run_dir: str | Path) -> torch.Tensor:
     return torch.tensor([r["reward"] for r in sorted(rows, key=lambda r: r["traj_id"])], dtype=torch.float32)
 
 
-def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Step 3: fit the value function with the Bellman loss; save it with the model it belongs to."""
-    step = distributed.open_step(run_dir, "train-value", step_config(cfg, "train-value", run_dir), force=force)
-    if step.done:
-        return step.metrics()
+@PIPELINE.step(name="train-value", needs=("label",), all_processes=True, settings=_settings("train-value"))
+def train_value_step(ctx: Context) -> dict[str, Any]:
+    """Fit the value function with the Bellman loss; save it with the model it belongs to."""
+    cfg, run_dir, step_dir = ctx.cfg, ctx.run_dir, ctx.step_dir
     states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
     rewards = load_rewards(run_dir)
     collected = read_json(Path(run_dir) / "collect" / "metrics.json")
@@ -161,13 +177,13 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
                        patience=cfg.patience, select=cfg.value_select, seed=cfg.train_seed)
     t0 = time.perf_counter()
     device = distributed.default_device(cfg.device)
-    ckpt = Checkpoints(step.path / "checkpoints")
-    value, hist = train_value(states, lengths, rewards, vcfg, tcfg, device=device, progress=progress, checkpoints=ckpt.root,
-                              groups=groups)
+    ckpt = Checkpoints(step_dir / "checkpoints")
+    value, hist = train_value(states, lengths, rewards, vcfg, tcfg, device=device, progress=ctx.progress,
+                              checkpoints=ckpt.root, groups=groups)
     if distributed.is_main():
-        value.save(step.path, extra={"reward": cfg.reward})
-        write_json(step.file("history.json"), hist["history"])
-    metrics = distributed.finish_step(step, {
+        value.save(step_dir, extra={"reward": cfg.reward})
+        write_json(step_dir / "history.json", hist["history"])
+    metrics = {
         "d_model": vcfg.d_model, "width": vcfg.width, "depth": vcfg.depth, "site": site_key,
         "n_train": hist["n_train"], "n_val": hist["n_val"], "best_epoch": hist["best_epoch"], "epochs_run": hist["epochs_run"],
         "train_loss": hist["train"]["loss"], "val_loss": hist["val"]["loss"], "val_terminal_mse": hist["val"]["terminal_mse"],
@@ -175,24 +191,17 @@ def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = Fal
         "train_spearman": hist["train"]["spearman"], "value_target": cfg.value_target,
         **({"val_spearman_within_prompt": hist["val"]["spearman_within_group"]} if "spearman_within_group" in hist["val"] else {}),
         "seconds": time.perf_counter() - t0,
-    })
+    }
+    distributed.barrier()
     ckpt.clear()  # the saved value function supersedes them
     return metrics
 
 
-def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
-                 progress: bool = True) -> dict[str, Any]:
-    """Step 5: the comparison table on held-out prompts, the paired interval, and the trade-off curve.
-
-    Not split over processes: under `accelerate launch` the main process evaluates, the others return {}.
-    """
-    if not distributed.is_main():
-        return {}
-    step = open_step(run_dir, "evaluate", step_config(cfg, "evaluate", run_dir), force=force)
-    if step.done:
-        return step.metrics()
-    lazy = lazy or _Lazy(cfg)
-    model, reward = lazy.model, lazy.reward
+@PIPELINE.step(needs=("train-value",), settings=_settings("evaluate"))
+def evaluate(ctx: Context) -> dict[str, Any]:
+    """The comparison table on held-out prompts, the paired interval, and the trade-off curve (main process)."""
+    cfg, run_dir, progress = ctx.cfg, ctx.run_dir, ctx.progress
+    model, reward = _model(ctx), _reward(ctx)
     value = ValueFunction.load(Path(run_dir) / "train-value")
     value.check(model)
     task = _task(cfg)
@@ -210,7 +219,7 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
 
     def method(name: str, fn) -> Outputs:
         """Run one method, or reuse its outputs from an interrupted run of this same step."""
-        file = step.file(f"outputs/{name}.json")
+        file = ctx.file(f"outputs/{name}.json")
         if file.exists():
             return Outputs.from_dict(read_json(file))
         say(name)
@@ -245,7 +254,7 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
             sel = extra["control_selection"]
             control = ControlConfig(sel["step_size"], sel["n_steps"], cfg.penalty)
             say(f"chose step size {control.step_size} x {control.n_steps} steps on validation ({sel['reason']})")
-        write_json(step.file("tradeoff.json"), {"reward": cfg.reward, "model": cfg.model,
+        write_json(ctx.file(TRADEOFF_FILE), {"reward": cfg.reward, "model": cfg.model,
                                                 **({"selection": extra["control_selection"]} if cfg.auto_control else {}),
                                                 **curve})
         extra["tradeoff"] = curve
@@ -254,16 +263,16 @@ def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False,
     say("scoring diversity, coherence and win rates")
     rows = [summarize(o, ev.raw_prompts, reward, references, cfg.n_boot, cfg.eval_seed, embed) for o in outputs]
     diff = control_vs_base(ctl, base, cfg.n_boot, cfg.eval_seed)
-    write_json(step.file("table.json"), rows)
-    write_jsonl(step.file("generations.jsonl"), [
+    write_json(ctx.file("table.json"), rows)
+    write_jsonl(ctx.file("generations.jsonl"), [
         {"prompt": p, **({"reference": references[i]} if references else {}),
          **{o.method: {"response": o.texts[i], "reward": float(o.rewards[i])} for o in outputs}}
         for i, p in enumerate(ev.raw_prompts)])
-    return step.finish({
+    return {
         "model": cfg.model, "dataset": cfg.dataset, "reward": cfg.reward, "n_eval": len(test),
         "control": {"step_size": control.step_size, "n_steps": control.n_steps, "penalty": control.penalty},
         "table": rows, "re_control_minus_base": diff, **extra,
-    })
+    }
 
 
 def choose_within_limits(base: dict[str, float], points: list[dict[str, Any]], gain: str,
@@ -337,12 +346,44 @@ def _strip(text: str | None, cfg: REControlConfig, model) -> str:
     return (text or "").lstrip() if use_chat else (text or "")
 
 
+register(PIPELINE)
+
+
+# --- the functions behind the earlier API, now through the protocol ---------------------------
+def _one(step: str, cfg: REControlConfig, run_dir: str | Path, force: bool, lazy: _Lazy | None,
+         progress: bool = True) -> dict[str, Any]:
+    lazy = lazy or _Lazy(cfg)
+    ctx_models, scratch = lazy.models, lazy.scratch
+    out = run(PIPELINE, cfg, run_dir, steps=[step], force=force, progress=progress, models=ctx_models, scratch=scratch)
+    return out.get(step, {})
+
+
+def run_collect(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
+                progress: bool = True) -> dict[str, Any]:
+    return _one("collect", cfg, run_dir, force, lazy, progress)
+
+
+def run_label(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
+              chunk: int = 256) -> dict[str, Any]:
+    lazy = lazy or _Lazy(cfg)
+    lazy.scratch["label_chunk"] = chunk
+    return _one("label", cfg, run_dir, force, lazy)
+
+
+def run_train_value(cfg: REControlConfig, run_dir: str | Path, force: bool = False, progress: bool = True) -> dict[str, Any]:
+    return _one("train-value", cfg, run_dir, force, None, progress)
+
+
+def run_evaluate(cfg: REControlConfig, run_dir: str | Path, force: bool = False, lazy: _Lazy | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """The evaluate step; under `accelerate launch` the main process evaluates, the others return {}."""
+    if not distributed.is_main():
+        return {}
+    return _one("evaluate", cfg, run_dir, force, lazy, progress)
+
+
 def run_all(cfg: REControlConfig, run_dir: str | Path, force: bool = False, model: "Model | None" = None,
             progress: bool = True) -> dict[str, dict[str, Any]]:
     """All four steps in order (finished ones skipped); returns each step's metrics."""
     lazy = _Lazy(cfg, model)
-    out = {"collect": run_collect(cfg, run_dir, force, lazy, progress)}
-    out["label"] = run_label(cfg, run_dir, force, lazy)
-    out["train-value"] = run_train_value(cfg, run_dir, force, progress)
-    out["evaluate"] = run_evaluate(cfg, run_dir, force, lazy, progress)
-    return out
+    return run(PIPELINE, cfg, run_dir, force=force, progress=progress, models=lazy.models, scratch=lazy.scratch)

@@ -31,7 +31,7 @@ def leaf_fields(cls, prefix=""):
 
 
 def test_the_methods_register_their_pipelines():
-    assert {"reprpo", "reward-divergence", "vas"} <= set(registered())
+    assert {"reprpo", "reward-divergence", "vas", "re-control"} <= set(registered())
 
 
 # earlier spellings that keep their meaning for one release (they print the new one)

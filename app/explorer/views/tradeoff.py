@@ -9,13 +9,14 @@ import streamlit as st
 from app.explorer import charts
 from app.explorer.rundata import find_steps, read_json, runs_root
 from app.explorer.ui import artifact_section, no_run, pick
+from methods.re_control.pipeline import TRADEOFF_FILE
 
 st.title("Control trade-off")
 st.caption("RE-Control on validation prompts: reward gain over base greedy decoding against the strength of "
            "control (step size x gradient steps), with diversity and coherence relative to base. Stronger "
            "control buys reward at the cost of diversity and coherence; dashed lines are the acceptance limits.")
 root = runs_root()
-runs = [s for s in find_steps(root, "evaluate") if (s.path / "tradeoff.json").exists()]
+runs = [s for s in find_steps(root, "evaluate") if (s.path / TRADEOFF_FILE).exists()]
 if not runs:
     no_run("RE-Control trade-off", root,
            "interp re-control run --run NAME --model stories260k --dataset rt-polarity-prompts  (the evaluate "
@@ -23,7 +24,7 @@ if not runs:
 run = runs[[s.run for s in runs].index(pick("Run", [s.run for s in runs], key="run"))]
 command = f"interp re-control evaluate --run {run.run}"
 with artifact_section(stop=True):
-    curve = read_json(run.path / "tradeoff.json", command)
+    curve = read_json(run.path / TRADEOFF_FILE, command)
 
 st.plotly_chart(charts.control_tradeoff(curve), key="tradeoff")
 sel = curve.get("selection")

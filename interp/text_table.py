@@ -1,4 +1,4 @@
-"""Helpers shared by CLI commands: printing tables (prompt files: `interp.data.prompt_files.read_prompts`)."""
+"""A plain-text table for summaries printed to the terminal (no extra dependency)."""
 from __future__ import annotations
 
 
