@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from interp.io import read_json, write_json
-from interp.redact import redact_obj
+from interp.redact import SECRET_NAME, redact_obj
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # recorded in config.json but not settings: a run written before they existed is still the same run
 METADATA = ("versions", "pipeline", "interp_version")
-_SECRET = re.compile(r"(key|token|secret|password)", re.IGNORECASE)
 
 
 class RunConfigMismatch(RuntimeError):
@@ -62,7 +61,7 @@ def _drop_secret_keys(obj: Any) -> Any:
         return obj
     out = {}
     for k, v in obj.items():
-        if _SECRET.search(str(k)) and not str(k).endswith(("_tokens", "max_new_tokens")) and k not in ("tokenizer",):
+        if SECRET_NAME.search(str(k)) and not str(k).endswith(("_tokens", "max_new_tokens")) and k not in ("tokenizer",):
             if isinstance(v, str) and v:
                 continue
         out[k] = _drop_secret_keys(v)

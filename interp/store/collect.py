@@ -35,7 +35,9 @@ def share(n: int, rank: int, world_size: int, split: Split = "contiguous") -> li
     if split == "contiguous":
         return list(range(rank * n // world_size, (rank + 1) * n // world_size))
     if split == "strided":
-        return list(range(rank, n, world_size))
+        from interp.distributed import round_robin
+
+        return round_robin(range(n), rank, world_size)
     raise ValueError(f"unknown split {split!r}: use 'contiguous' or 'strided'")
 
 
