@@ -193,18 +193,19 @@ def project_version() -> str:
         return "unknown"
 
 
-LOCK_FILE = ".writer.json"  # in a run directory: who writes it ({"pid", "host", "since", "active"})
+LOCK_FILE = ".writer.json"  # in a run directory: locked (flock) by the process that writes the run
+_LOCK_NOTE = {"about": "interp holds an exclusive flock on this file while a process writes this run; "
+                       "its content never changes"}
 
 
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold `run_dir/.writer.json` exclusively (flock) while steps run: a second writer is refused at once,
-    never mixed in. The file stays, naming the last writer, so that it is never unlinked under a waiter.
+    never mixed in. The file stays and never changes (nothing written before is touched by a refused
+    attempt), so it is never unlinked under a waiter.
 
     Only the main process of a multi-process job takes it (the others write under its hold)."""
     import fcntl
-    import socket
-    import time
 
     from interp.distributed import is_main
 
@@ -213,31 +214,21 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
-    with open(path, "a+") as fh:
+    try:  # created in place, never renamed over: every writer must flock the same file
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(_LOCK_NOTE))
+    except FileExistsError:
+        pass
+    with open(path, "rb") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            try:
-                holder = json.loads(fh.read() or "{}")
-                who = f"process {holder.get('pid')} on {holder.get('host')} (since {holder.get('since')})"
-            except json.JSONDecodeError:
-                who = "another process"
-            raise PipelineError(f"run {run_dir} is being written by {who}; wait for it to finish, "
-                                "or use another run name") from None
-
-        def note(active: bool) -> None:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": time.strftime("%Y-%m-%d %H:%M:%S"), "active": active}))
-            fh.flush()
-
-        note(True)
+            raise PipelineError(f"run {run_dir} is being written by another process (it holds {path}); wait for "
+                                "it to finish, or use another run name") from None
         try:
             yield
         finally:
-            note(False)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from app.cli.options import add_chat, chat_value
+
 
 def register(sub) -> None:
     p = sub.add_parser("capture", help="capture activations at sites into an ActivationStore (safetensors shards)")
@@ -14,7 +16,7 @@ def register(sub) -> None:
                    help="one row per real token (default), or one pooled row per prompt")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=None, help="truncate prompts to this many tokens")
-    p.add_argument("--chat", action="store_true", help="render prompts through the chat template first")
+    add_chat(p, const="yes")
     p.add_argument("--force", action="store_true", help="discard an existing store at --out")
     p.set_defaults(func=run)
 
@@ -28,7 +30,8 @@ def run(args) -> int:
     prompts = read_prompts(args.prompts)
     model = load_model(args.model or DEFAULT_MODEL)
     sites = [parse_site(s).resolve(model) for s in args.site]
-    texts = [model.render(p, chat=True) for p in prompts] if args.chat else prompts
+    chat = chat_value(args.chat)
+    texts = [model.render(p, chat=chat) for p in prompts] if chat is not False else prompts
     try:
         store = collect(
             model, texts, sites, args.out, batch_size=args.batch_size, max_length=args.max_length,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from app.cli.options import add_chat, add_do_sample, chat_value
+
 
 def register(sub) -> None:
     p = sub.add_parser("generate", help="generate text (batched, KV-cached), optionally with a steering vector")
@@ -11,10 +13,10 @@ def register(sub) -> None:
     src.add_argument("--prompt", action="append", help="a prompt (repeatable)")
     src.add_argument("--prompts", help="file of prompts: .txt (one per line) or .jsonl (field 'prompt')")
     p.add_argument("--max-new-tokens", type=int, default=40)
-    p.add_argument("--sample", action="store_true", help="sample (temperature 1) instead of greedy")
+    add_do_sample(p, default=False, earlier="--sample")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--chat", action="store_true", help="render prompts through the model's chat template")
+    add_chat(p)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--steer-site", help="site for a steering vector, e.g. resid_post:10")
     p.add_argument("--steer-positive", nargs="+", default=[], help="prompts on the side to steer towards")
@@ -39,8 +41,8 @@ def run(args) -> int:
         vec = contrast_vector(model, args.steer_site, args.steer_positive, args.steer_negative)
         interventions.append(AddVector(parse_site(args.steer_site), vec, scale=args.scale))
     out = generate(
-        model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.sample, temperature=args.temperature,
-        seed=args.seed, chat=None if args.chat else False, batch_size=args.batch_size, interventions=interventions,
+        model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.do_sample, temperature=args.temperature,
+        seed=args.seed, chat=chat_value(args.chat), batch_size=args.batch_size, interventions=interventions,
     )
     rows = [{"prompt": p, "response": t, "n_tokens": len(toks)} for p, t, toks in zip(prompts, out.texts, out.tokens)]
     if args.out:

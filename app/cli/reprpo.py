@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from app.cli.options import add_chat, chat_value
+
 
 def register(sub) -> None:
     from methods.reprpo.config import METHODS, SCHEDULES, TRANSFORMS
@@ -47,7 +49,7 @@ def register(sub) -> None:
     t.add_argument("--max-prompt-length", type=int, default=192)
     t.add_argument("--eval-max-length", type=int, default=512, help="evaluation never cuts responses; prompts lose their start")
     t.add_argument("--eval-batch-size", type=int, default=8)
-    t.add_argument("--chat", choices=("auto", "yes", "no"), default="auto", help="render prompts through the chat template")
+    add_chat(t, default="auto")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save-every", type=int, default=100)
     t.add_argument("--run", default=None, help="run name (default reprpo/<source>-<method>-<transform>-s<seed>)")
@@ -74,7 +76,7 @@ def config_from_args(args):
         lr=args.lr, warmup_steps=args.warmup_steps, schedule=args.schedule, max_grad_norm=args.max_grad_norm, mixed_precision=args.mixed_precision,
         batch_size=args.batch_size, epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
         max_length=args.max_length, max_prompt_length=args.max_prompt_length,
-        chat={"auto": None, "yes": True, "no": False}[args.chat],
+        chat=chat_value(args.chat),
         source=args.source, target=args.target, random=args.random, n_train=args.n_train, save_every=args.save_every,
     )
 

@@ -5,6 +5,8 @@ import json
 import time
 from pathlib import Path
 
+from app.cli.options import add_chat, add_do_sample, chat_value
+
 DEFAULT_PROMPTS = "rt-polarity-prompts"
 
 
@@ -14,7 +16,7 @@ def _common(p, split: str) -> None:
                    "hh-rlhf-prompts) or a prompt file (.txt one per line, .jsonl field 'prompt')")
     p.add_argument("--split", default=split, help=f"the data set's split (default {split}; ignored for files)")
     p.add_argument("--n-prompts", type=int, default=None, help="use the first N prompts")
-    p.add_argument("--chat", action="store_true", help="render prompts through the model's chat template")
+    add_chat(p)
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
@@ -89,7 +91,7 @@ def register(sub) -> None:
                    help="a value model (folder or `vas train` run) and its beta; repeat to compose estimators")
     g.add_argument("--top-k", type=int, default=10, help="candidates scored per step (default 10)")
     g.add_argument("--drop-others", action="store_true", help="sample only among the top-k tokens")
-    g.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling at --temperature")
+    add_do_sample(g, default=True, earlier="--greedy")
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--reward", default=None, help="also score the responses with this reward")
     _run_dir(g, required=False, what="writes OUT/generate (default: print only)")
@@ -137,7 +139,7 @@ def _model(args):
 
 
 def _chat(args):
-    return None if args.chat else False
+    return chat_value(args.chat)
 
 
 def run_train(args) -> int:
@@ -173,7 +175,7 @@ def run_generate(args) -> int:
     prompts, _ = load_prompts(args)
     rows, metrics = generate(args.out, model, prompts, specs, top_k=args.top_k, drop_others=args.drop_others,
                              reward_name=args.reward, force=args.force, max_new_tokens=args.max_new_tokens,
-                             do_sample=not args.greedy, temperature=args.temperature, seed=args.seed,
+                             do_sample=args.do_sample, temperature=args.temperature, seed=args.seed,
                              batch_size=args.batch_size, chat=_chat(args), progress=True)
     for r in rows:
         print(json.dumps(r, ensure_ascii=False))

@@ -97,3 +97,34 @@ def test_bad_config_files_are_refused_clearly(tmp_path, content, message):
     cfg_file.write_text(json.dumps(content))
     with pytest.raises(ValueError, match=message):
         config_from_args(PipelineConfig, _args(["divergence", "saes", "--config", str(cfg_file)]))
+
+
+def every_command():
+    """(name, parser) of every leaf command of `interp`, hand-written or built from a pipeline."""
+    def walk(parser, path):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield " ".join(path), parser
+        for sub in subs:
+            for name, child in sub.choices.items():
+                yield from walk(child, [*path, name])
+
+    yield from walk(build_parser(), [])
+
+
+def test_every_command_spells_chat_sampling_and_runs_one_way():
+    checked = 0
+    for name, parser in every_command():
+        options = {s: a for a in parser._actions for s in a.option_strings}
+        if "--chat" in options:
+            assert list(options["--chat"].choices) == ["auto", "yes", "no"], name
+        for action in {id(a): a for a in options.values()}.values():
+            names = [s for s in action.option_strings if "sample" in s and "samples" not in s]
+            if names:  # sampling is spelled --[no-]do-sample (a section's as --<section>-do-sample)
+                assert any(s.endswith("do-sample") for s in action.option_strings), (name, action.option_strings)
+        if "--runs" in options:
+            assert "--runs-dir" in options and options["--runs"].dest == options["--runs-dir"].dest, name
+            if name not in ("app", "demo"):  # those two read or write the whole runs directory
+                assert "--run" in options, name
+        checked += 1
+    assert checked > 20
