@@ -24,8 +24,9 @@ The protocol owns everything around a step, so no method writes it again:
 
 Registration replaces per-method wiring: the CLI (`interp <name> run|<step>`), `interp demo` and the
 explorer find pipelines through `registered()`, which holds the pipelines registered in-process,
-those published under the `interp.pipelines` entry point group, and the modules named in the
-`INTERP_PIPELINES` environment variable (comma-separated), for a method that lives in one file.
+those published under the `interp.pipelines` entry point group, and the `Pipeline` objects of the
+modules named in the `INTERP_PIPELINES` environment variable (comma-separated), for a method that
+lives in one file. Importing such a module registers nothing by itself.
 """
 from __future__ import annotations
 
@@ -289,7 +290,8 @@ def register(pipeline: Pipeline) -> Pipeline:
 
 
 def registered() -> dict[str, Pipeline]:
-    """Every known pipeline: registered in-process, by entry point, or by a module in INTERP_PIPELINES."""
+    """Every known pipeline: registered in-process, published as an `interp.pipelines` entry point, or a
+    `Pipeline` object at the top level of a module named in INTERP_PIPELINES (`pkg.module`, comma-separated)."""
     global _LOADED
     if not _LOADED:
         _LOADED = True
@@ -299,11 +301,16 @@ def registered() -> dict[str, Pipeline]:
             obj = ep.load()
             if isinstance(obj, Pipeline):
                 register(obj)
-    for module in filter(None, (m.strip() for m in os.environ.get(ENV_MODULES, "").split(","))):
+    for name in filter(None, (m.strip() for m in os.environ.get(ENV_MODULES, "").split(","))):
         try:
-            importlib.import_module(module)  # the module calls register() when imported
+            module = importlib.import_module(name)
         except ImportError as e:
-            raise PipelineError(f"{ENV_MODULES} names {module!r}, which cannot be imported: {e}") from e
+            raise PipelineError(f"{ENV_MODULES} names {name!r}, which cannot be imported: {e}") from e
+        found = [obj for obj in vars(module).values() if isinstance(obj, Pipeline)]
+        if not found:
+            raise PipelineError(f"{ENV_MODULES} names {name!r}, which defines no interp.pipeline.Pipeline")
+        for obj in found:
+            register(obj)
     return dict(_REGISTRY)
 
 

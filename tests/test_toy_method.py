@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from interp.pipeline import Context, Pipeline, register
+from interp.pipeline import Context, Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,14 +64,20 @@ def _summary_rows(run_dir: Path) -> list[dict]:
 
 
 toy.summarize = _summary_rows
-register(toy)
-
+# no register() call: INTERP_PIPELINES=tests.test_toy_method registers the module's Pipeline in the processes
+# that name it, and pytest importing this file leaves every other test's set of pipelines as it was
 
 def interp_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "INTERP_PIPELINES": "tests.test_toy_method", "HF_HUB_OFFLINE": "1",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=600)
+
+
+def test_importing_the_module_registers_nothing():
+    from interp.pipeline import registered
+
+    assert "toy" not in registered()
 
 
 def test_toy_appears_in_help_with_its_steps_and_flags():
