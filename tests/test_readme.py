@@ -40,7 +40,7 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert ci == [setup_and_test]
     for command in (setup_and_demo, setup_and_test):  # a brand-new venv, installed through the lock
         assert command.startswith("python -m venv --clear .venv && . .venv/bin/activate && pip install torch==2.13.0")
-        assert "pip install -c requirements/lock.txt -e '.[test]'" in command
+        assert "pip install -c requirements-lock.txt -e '.[test]'" in command
 
 
 def test_lock_pins_what_pyproject_allows():
@@ -51,7 +51,7 @@ def test_lock_pins_what_pyproject_allows():
 
     deps = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
     lock = {}
-    for line in (ROOT / "requirements" / "lock.txt").read_text().splitlines():
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==")
             lock[name.lower().replace("_", "-")] = version.strip()

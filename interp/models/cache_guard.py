@@ -64,7 +64,7 @@ def check_cached_decoding(model: "Model") -> None:
             f"transformer-lens bridge differs from recomputing the whole sequence (max logit difference "
             f"{diff:.3g} x the logits' spread, tolerance {limit:g}), so generation would produce wrong text. "
             f"Installed: {installed}. interp supports: {ranges}. Install the tested versions with "
-            "`pip install -c requirements/lock.txt -e .` from the interp checkout (README), or pin the "
+            "`pip install -c requirements-lock.txt -e .` from the interp checkout (README), or pin the "
             "package that changed to an older release."
         )
     _PASSED.add(key)

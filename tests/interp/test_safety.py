@@ -143,7 +143,7 @@ def _bradley_terry(tmp, marker):
     return lambda: BradleyTerryReward.load(folder, device="cpu")
 
 
-def _torch_load(tmp, marker):
+def _pickled_torch_file(tmp, marker):
     path = _evil(tmp / "optimizer.pt", marker, torch_save=True)
     return lambda: load_torch(path)
 
@@ -181,7 +181,7 @@ LOADERS = {
     "training checkpoint": (_checkpoint, WeightsRefused, "not a valid safetensors file"),
     "ReprPO adapter": (_reprpo_adapter, WeightsRefused, "not a valid safetensors file"),
     "Bradley-Terry reward head": (_bradley_terry, WeightsRefused, "not a valid safetensors file"),
-    "torch.load of an optimizer state": (_torch_load, WeightsRefused, "could run arbitrary code"),
+    "torch.load of an optimizer state": (_pickled_torch_file, WeightsRefused, "could run arbitrary code"),
     "pickle named .safetensors": (_safetensors_name, WeightsRefused, "looks like a pickle"),
     "RLHF LoRA checkpoint (adapter_model.bin)": (_peft_adapter_bin, pickle.UnpicklingError, "weights_only"),
 }
