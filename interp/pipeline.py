@@ -186,12 +186,9 @@ class Context:
 
 
 def project_version() -> str:
-    import importlib.metadata as md
+    from interp.versions import installed_versions
 
-    try:
-        return md.version("interp")
-    except md.PackageNotFoundError:
-        return "unknown"
+    return installed_versions(("interp",))["interp"]
 
 
 LOCK_FILE = ".writer.json"  # in a run directory: locked (flock) by the process that writes the run

@@ -21,12 +21,17 @@ from typing import Any
 AUTO_YES_NO = {"auto": None, "yes": True, "no": False}
 
 
-def _kind(cls: type, f: dataclasses.Field) -> str:
-    """'bool', 'optional_bool', 'list', 'int', 'float' or 'str', from the field's annotation (or default)."""
+def _hint(cls: type, f: dataclasses.Field) -> Any:
+    """The field's resolved annotation; for one that cannot be resolved, the default's type (else str)."""
     try:
-        hint = typing.get_type_hints(cls)[f.name]
-    except Exception:  # noqa: BLE001 - unresolvable annotation: fall back to the default's type
-        hint = type(f.default) if f.default is not dataclasses.MISSING else str
+        return typing.get_type_hints(cls)[f.name]
+    except Exception:  # noqa: BLE001 - an unresolvable annotation is not the user's error
+        return type(f.default) if f.default is not dataclasses.MISSING else str
+
+
+def _kind(cls: type, f: dataclasses.Field) -> str:
+    """'bool', 'optional_bool', 'list', 'int', 'float', 'str' or 'skip', from the field's annotation."""
+    hint = _hint(cls, f)
     args = set(typing.get_args(hint))
     origin = typing.get_origin(hint)
     if hint is dict or origin is dict:
@@ -45,10 +50,7 @@ def _kind(cls: type, f: dataclasses.Field) -> str:
 
 def _items(cls: type, f: dataclasses.Field) -> tuple[type, bool]:
     """(element type, is a tuple) of a list- or tuple-typed field."""
-    try:
-        hint = typing.get_type_hints(cls)[f.name]
-    except Exception:  # noqa: BLE001
-        return str, False
+    hint = _hint(cls, f)
     hint = next((a for a in typing.get_args(hint) if typing.get_origin(a) in (list, tuple)), hint)
     elems = [a for a in typing.get_args(hint) if a is not Ellipsis]
     return (elems[0] if elems and elems[0] in (int, float, str) else str), typing.get_origin(hint) is tuple
@@ -82,10 +84,7 @@ def _default(f: dataclasses.Field) -> Any:
 
 def _nested(cls: type, f: dataclasses.Field) -> type | None:
     """The dataclass type of a field that holds a sub-config (e.g. reward divergence's `rlhf`), else None."""
-    try:
-        hint = typing.get_type_hints(cls)[f.name]
-    except Exception:  # noqa: BLE001
-        return None
+    hint = _hint(cls, f)
     return hint if dataclasses.is_dataclass(hint) else None
 
 
