@@ -1,7 +1,7 @@
 """One table over methods and seeds: adapter accuracy and adapter/base ratio per split, mean and std.
 
 Reads every `<run>/eval/metrics.json` under the given run directories, groups runs by
-(method, transform), and over the seeds of each group reports the mean and sample standard
+(method, transform, variant), and over the seeds of each group reports the mean and sample standard
 deviation (n-1; 0 for one seed) of the adapter's preference accuracy (mean per-token
 log-probability variant) and of its ratio to the base model, per split. Writes compare.json,
 compare.csv and compare.md into the output directory.
@@ -46,13 +46,13 @@ def compare_rows(runs: list[Path]) -> list[dict[str, Any]]:
     """One row per (method, transform): n seeds, base accuracy and adapter accuracy / ratio mean and std per split."""
     if not runs:
         raise FileNotFoundError("no finished ReprPO evaluations found (expected <run>/eval/metrics.json)")
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in runs:
         m = read_json(r / "eval" / "metrics.json")
-        groups.setdefault((m["method"], m["transform"]), []).append(m)
+        groups.setdefault((m["method"], m["transform"], m.get("variant", "ours")), []).append(m)
     rows = []
-    for (method, transform), ms in sorted(groups.items()):
-        row: dict[str, Any] = {"method": method, "transform": transform, "n_seeds": len(ms),
+    for (method, transform, variant), ms in sorted(groups.items()):
+        row: dict[str, Any] = {"method": method, "transform": transform, "variant": variant, "n_seeds": len(ms),
                                "seeds": sorted(m["seed"] for m in ms)}
         for split in SPLITS:
             key = f"{split}.adapter_accuracy_mean"
@@ -67,10 +67,10 @@ def compare_rows(runs: list[Path]) -> list[dict[str, Any]]:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     splits = [s for s in SPLITS if any(f"{s}.acc" in r for r in rows)]
-    head = ["method", "transform", "seeds"] + [f"{s} acc (base)" for s in splits] + [f"{s} ratio" for s in splits]
+    head = ["method", "transform", "variant", "seeds"] + [f"{s} acc (base)" for s in splits] + [f"{s} ratio" for s in splits]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["method"], r["transform"], str(r["n_seeds"])]
+        cells = [r["method"], r["transform"], r.get("variant", "ours"), str(r["n_seeds"])]
         cells += [f"{r[f'{s}.acc']:.3f} ± {r[f'{s}.acc_std']:.3f} ({r[f'{s}.base']:.3f})" if f"{s}.acc" in r else "" for s in splits]
         cells += [f"{r[f'{s}.ratio']:.3f} ± {r[f'{s}.ratio_std']:.3f}" if f"{s}.ratio" in r else "" for s in splits]
         lines.append("| " + " | ".join(cells) + " |")
@@ -82,7 +82,7 @@ def write_comparison(runs: list[Path], out_dir: str | Path) -> list[dict[str, An
     out = Path(out_dir)
     write_json(out / "compare.json", {"runs": [str(r) for r in runs], "rows": rows})
     buf = io.StringIO()
-    cols = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("method", "transform", "n_seeds", "seeds"), k))
+    cols = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("method", "transform", "variant", "n_seeds", "seeds"), k))
     w = csv.DictWriter(buf, fieldnames=cols)
     w.writeheader()
     for r in rows:

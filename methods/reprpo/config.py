@@ -5,6 +5,9 @@ Methods:
   mse, rank, prefvec  hidden-state losses on response-pooled states at the collection layers
   projgrad, projbp    the DPO loss with LoRA gradients projected onto the preference direction
 Transforms (hidden-state methods only): none, ortho, hra, ether.
+Variants (per run): `ours` (the corrected forms this package started with) and `reference` (the
+forms, sites, pooling and constants of wassname/repr-preference-optimization; see the README's
+departures table). `dpo`, `ipo` and `projgrad` have one form each.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ HIDDEN_METHODS = ("mse", "rank", "prefvec")
 PROJECTION_METHODS = ("projgrad", "projbp")
 METHODS = OUTPUT_METHODS + HIDDEN_METHODS + PROJECTION_METHODS
 TRANSFORMS = ("none", "ortho", "hra", "ether")
+VARIANTS = ("ours", "reference")
+REFERENCE_METHODS = HIDDEN_METHODS + ("projbp",)
 SCHEDULES = ("constant", "linear", "cosine")
 EVAL_FIELDS = ("n_eval", "eval_max_length", "eval_batch_size")
 
@@ -29,6 +34,18 @@ METHOD_DEFAULTS: dict[str, dict[str, float]] = {
     "projgrad": {"beta": 0.1, "orth_scale": 0.0},
     "projbp": {"beta": 0.1, "orth_scale": 0.0},
 }
+LR_DEFAULT = 1e-3
+# the reference's constants (file/function in the README's departures table)
+REFERENCE_DEFAULTS: dict[str, dict[str, float]] = {
+    "mse": {"alpha": 0.6, "eps": 1e-12, "lr": 4e-4},
+    "rank": {"alpha": 0.25, "beta": 1.0, "lr": 4e-4},
+    "prefvec": {"alpha": 1.0, "orth_weight": 0.5, "lr": 4e-4},
+    "projbp": {"beta": 0.1, "orth_scale": 0.2, "leaky_slope": 0.01, "mag_clip": 0.6, "lr": 1e-5},
+}
+REFERENCE_ETHER_BLOCKS = 16
+# fields that only the reference variant uses: a run of `ours` records none of them, so its
+# config.json is the one it recorded before the variants existed (and earlier runs are still skipped)
+REFERENCE_FIELDS = ("variant", "rank_sign_bug", "leaky_slope", "mag_clip", "sink_threshold", "ether_reduction")
 
 
 @dataclass
@@ -46,6 +63,18 @@ class ReprPOConfig:
     orth_weight: float | None = field(default=None, metadata={"help": "prefvec: penalty on orthogonal movement"})
     orth_scale: float | None = field(default=None, metadata={"help": "projgrad/projbp: share of the orthogonal gradient kept"})
     ipo_per_token: bool = field(default=False, metadata={"help": "IPO on per-token log-ratios (TRL's form)"})
+    variant: str = field(default="ours", metadata={
+        "choices": VARIANTS, "help": "ours (corrected forms) or reference (wassname/repr-preference-optimization's "
+                                    "sites, pooling, losses and constants; mse/rank/prefvec/projbp)"})
+    rank_sign_bug: bool = field(default=False, metadata={
+        "help": "reference rank only: reproduce the reference's sign bug, -logsigmoid(-beta * ptheta), which pushes "
+                "the chosen side *down*, contrary to its own docstring (off: the sign the docstring intends)"})
+    leaky_slope: float | None = field(default=None, metadata={"help": "reference projbp: leaky-relu slope on the parallel part"})
+    mag_clip: float | None = field(default=None, metadata={
+        "help": "reference projbp: clip |mean gradient| to this fraction of |preference vector|"})
+    sink_threshold: float | None = field(default=None, metadata={
+        "help": "reference pooling: drop tokens with norm > mean + t * std (3 by default)"})
+    ether_reduction: int = field(default=60, metadata={"help": "reference ether: down-projection d -> d / reduction"})
     # where hidden states are read: "0.3:-3" (fractions or indices, a:b inclusive), "3,5,-3", ...
     layers: str = field(default="0.3:-3", metadata={"help": "collection layers: 'a:b' inclusive, indices or depth fractions"})
     # LoRA
@@ -55,9 +84,10 @@ class ReprPOConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     # transforms
     hra_r: int = 8
-    ether_blocks: int = 4
+    ether_blocks: int | None = field(default=None, metadata={"help": "ether: reflection blocks (4; reference 16)"})
     # optimisation
-    lr: float = 1e-3
+    lr: float | None = field(default=None, metadata={"help": "AdamW learning rate (1e-3; reference variant: "
+                                                              "4e-4 hidden-state, 1e-5 projbp)"})
     weight_decay: float = 0.0
     warmup_steps: int = 10
     schedule: str = field(default="cosine", metadata={"choices": SCHEDULES})
@@ -107,8 +137,30 @@ class ReprPOConfig:
         for name in ("batch_size", "epochs", "lora_r", "max_length", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        reference = self.variant == "reference"
+        if reference and self.method not in REFERENCE_METHODS:
+            raise ValueError(
+                f"method {self.method!r} has one form only; --variant reference applies to "
+                f"{', '.join(REFERENCE_METHODS)}"
+            )
+        if self.rank_sign_bug and not (reference and self.method == "rank"):
+            raise ValueError("--rank-sign-bug reproduces the reference rank loss's sign; it needs --method rank "
+                             "--variant reference")
+        if not reference:
+            given = [n for n in ("leaky_slope", "mag_clip", "sink_threshold") if getattr(self, n) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} belong to the reference variant; add --variant reference")
         self.lora_targets = tuple(self.lora_targets)
-        for name, value in METHOD_DEFAULTS[self.method].items():
+        defaults = {**METHOD_DEFAULTS[self.method], "lr": LR_DEFAULT}
+        if reference:
+            defaults.update(REFERENCE_DEFAULTS[self.method])
+            defaults["ether_blocks"] = REFERENCE_ETHER_BLOCKS
+            if self.uses_hidden_states:
+                defaults["sink_threshold"] = 3.0
+        defaults.setdefault("ether_blocks", 4)
+        for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
 
@@ -120,12 +172,19 @@ class ReprPOConfig:
     def uses_projection(self) -> bool:
         return self.method in PROJECTION_METHODS
 
+    @property
+    def is_reference(self) -> bool:
+        return self.variant == "reference"
+
     def to_dict(self) -> dict[str, Any]:
         """The settings that define the adapter (what train/config.json records)."""
         d = asdict(self)
         d["lora_targets"] = list(self.lora_targets)
         for name in EVAL_FIELDS:
             del d[name]
+        if not self.is_reference:
+            for name in REFERENCE_FIELDS:
+                del d[name]
         return d
 
     @classmethod

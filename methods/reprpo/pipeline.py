@@ -30,7 +30,8 @@ def eval_config(cfg: ReprPOConfig, n_eval: int | None, max_length: int, batch_si
 
 
 def default_run(cfg: ReprPOConfig) -> str:
-    return f"reprpo/{cfg.source}-{cfg.method}-{cfg.transform}-s{cfg.seed}"
+    ref = "-ref" if cfg.is_reference else ""
+    return f"reprpo/{cfg.source}-{cfg.method}-{cfg.transform}{ref}-s{cfg.seed}"
 
 
 PIPELINE = Pipeline(
@@ -75,7 +76,7 @@ def eval(ctx: Context) -> dict[str, Any]:  # noqa: A001 - the step's name
         remove_lora(peft_model)
     write_json(ctx.file(SPLITS_FILE), results)
     return {
-        "method": cfg.method, "transform": cfg.transform, "seed": cfg.seed, "model": cfg.model,
+        "method": cfg.method, "transform": cfg.transform, "variant": cfg.variant, "seed": cfg.seed, "model": cfg.model,
         "source": cfg.source, "target": cfg.target, "random": cfg.random,
         **{f"{name}.{key}": r[key] for name, r in results.items() for key in SUMMARY_KEYS},
     }

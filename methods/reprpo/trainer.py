@@ -4,9 +4,11 @@ Setup: seed, tokenize (identical pairs dropped and counted), add LoRA (+ transfo
 linear warm-up then the chosen schedule, gradient clipping. Each epoch is a seeded permutation of
 the pairs cut into global batches of batch_size x processes; rank r trains on every W-th pair of
 a global batch, so W processes follow the trajectory of one process with a W times larger batch.
-Reference log-probabilities and response-pooled reference states are computed once per pair,
-before training, for the pairs this rank will see, and cached in `out_dir` (reused on resume);
-ProjGrad/ProjBP need the reference's per-layer outputs and run their reference pass at each step.
+Reference log-probabilities, pooled reference states and (ProjGrad/ProjBP) the per-layer
+reference preference directions are computed once per pair, before training, for the pairs this
+rank will see, and cached in `out_dir` (reused on resume). One exception: the reference variant's
+rank loss pools log_softmax(T(h)) per token, so with a learned transform its reference states
+depend on the current transform and are recomputed at each step.
 Checkpoints (adapter, transforms, optimizer, scheduler, step, history, RNG) are resumable.
 """
 from __future__ import annotations
@@ -24,7 +26,6 @@ from tqdm.auto import tqdm
 
 from interp import faults
 from interp.io import load_tensors, save_tensors, write_jsonl
-from interp.sites import resid_post
 from interp.training_guard import check_finite
 from methods.reprpo.adapter import add_lora, remove_lora, save_adapter
 from methods.reprpo.batches import PairBatch, TokenizedPairs, collate, tokenize_pairs
@@ -34,6 +35,7 @@ from methods.reprpo.layers import parse_layers
 from methods.reprpo.losses import LossInputs, compute_loss
 from methods.reprpo.policy import Policy, split_rows
 from methods.reprpo.projection import ProjBP, ProjGrad
+from methods.reprpo.reading import make_reading
 from methods.reprpo.transforms import LayerTransforms
 
 if TYPE_CHECKING:
@@ -78,28 +80,33 @@ class ReprPOTrainer:
         if not self.data.pairs:
             raise ValueError(f"no usable pairs left after tokenization ({self.data.summary()})")
         self.layers = parse_layers(cfg.layers, model.n_layers) if cfg.uses_hidden_states else []
-        sites = [resid_post(layer) for layer in self.layers]
         peft_model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
         try:
-            self._setup(model, cfg, peft_model, sites)
+            self._setup(model, cfg, peft_model)
         except BaseException:
             if getattr(self, "policy", None) is not None:
                 self.policy.stop_recording()
             remove_lora(peft_model)  # a failed setup leaves the model as it found it
             raise
 
-    def _setup(self, model: "Model", cfg: ReprPOConfig, peft_model, sites) -> None:
-        transforms = None
+    def _setup(self, model: "Model", cfg: ReprPOConfig, peft_model) -> None:
+        transforms, reading = None, None
         if cfg.uses_hidden_states:
-            transforms = LayerTransforms(cfg.transform, len(sites), model.d_model, cfg.hra_r, cfg.ether_blocks)
+            reading = make_reading(cfg.variant, model, self.layers)
+            transforms = LayerTransforms(cfg.transform, len(reading.dims), reading.dims, cfg.hra_r, cfg.ether_blocks,
+                                         reference=cfg.is_reference, ether_reduction=cfg.ether_reduction)
             transforms.to(model.device)
-        self.policy = Policy(model, peft_model, sites, transforms)
+        self.policy = Policy(model, peft_model, reading, transforms,
+                             pooling="all_sink" if cfg.is_reference else "response", sink_threshold=cfg.sink_threshold,
+                             per_token_log_softmax=cfg.is_reference and cfg.method == "rank")
         self.policy.start_recording()
+        # reference rank with a learned transform: pooled log_softmax(T(h)) of the reference changes with T
+        self.ref_states_each_step = self.policy.per_token_log_softmax and cfg.transform != "none"
         self.projector = None
         if cfg.method == "projgrad":
             self.projector = ProjGrad(peft_model, cfg.orth_scale)
         elif cfg.method == "projbp":
-            self.projector = ProjBP(peft_model, cfg.orth_scale)
+            self.projector = ProjBP(peft_model, cfg.orth_scale, cfg.leaky_slope, cfg.mag_clip)
 
         # a global batch of batch_size * world pairs per step; rank r takes every W-th of them, so
         # W processes with batch b follow the same trajectory as one process with batch W*b
@@ -140,17 +147,22 @@ class ReprPOTrainer:
     def collate(self, idx: Sequence[int]) -> PairBatch:
         return collate(self.model, [self.data.pairs[i] for i in idx])
 
-    # ---- reference -------------------------------------------------------------------------
+    # ---- reference ----------------------------------------------------------------------------
+    def pool_mask(self, batch: PairBatch) -> torch.Tensor:
+        """The tokens pooled into one state per row: the response (ours) or every real token (reference)."""
+        return batch.attention_mask.bool() if self.cfg.is_reference else batch.state_mask
+
     def precompute_reference(self) -> None:
-        """Reference log-probs (and pooled states) of every pair this rank will train on, computed once."""
-        if self.cfg.uses_projection:
-            return
+        """Reference log-probs, pooled states and projection directions of every pair this rank will train on, once."""
         needed = sorted({i for step in range(self.step, self.total_steps) for i in self.batch_indices(step)})
         cache = None
         if self.out_dir is not None:
             cache = self.out_dir / f"reference-rank{self.acc.process_index}-of{self.acc.num_processes}.safetensors"
             if cache.exists() and not self.reference:
                 t = load_tensors(cache, device=str(self.model.device))
+                if "states" in t:  # written before states were kept per site: [pairs, 2, layer, d]
+                    for k, s in enumerate(t.pop("states").unbind(2)):
+                        t[f"states.{k}"] = s
                 for j, i in enumerate(t["index"].tolist()):
                     self.reference[i] = {k: v[j] for k, v in t.items() if k != "index"}
         missing = [i for i in needed if i not in self.reference]
@@ -158,13 +170,23 @@ class ReprPOTrainer:
             return
         bs = self.cfg.batch_size
         chunks = [missing[i:i + bs] for i in range(0, len(missing), bs)]
+        maps = None if self.ref_states_each_step else self.policy.token_maps()
         for idx in tqdm(chunks, desc="reference pass", disable=not (self.progress and self.acc.is_main_process)):
-            out = self.policy.reference_outputs(self.collate(idx))
+            batch = self.collate(idx)
             n = len(idx)
+            if self.projector is not None:
+                with self.projector.recording_reference(self.pool_mask(batch)):
+                    out = self.policy.reference_outputs(batch)
+                dirs = self.projector.pair_entries(n)
+            else:
+                out, dirs = self.policy.reference_outputs(batch, maps), None
             for j, i in enumerate(idx):
                 entry = {"logps": torch.stack([out["logps"][j], out["logps"][n + j]])}
-                if "states" in out:
-                    entry["states"] = torch.stack([out["states"][j], out["states"][n + j]])
+                if "states" in out and not self.ref_states_each_step:
+                    for k, s in enumerate(out["states"]):
+                        entry[f"states.{k}"] = torch.stack([s[j], s[n + j]])
+                if dirs is not None:
+                    entry.update(dirs[j])
                 self.reference[i] = entry
         if cache is not None:
             keys = sorted(self.reference)
@@ -173,18 +195,18 @@ class ReprPOTrainer:
                 tensors[name] = torch.stack([self.reference[i][name] for i in keys])
             save_tensors(cache, tensors)
 
-    def _reference_for(self, idx: Sequence[int], batch: PairBatch) -> dict[str, torch.Tensor]:
-        if self.cfg.uses_projection:
-            assert self.projector is not None
-            with self.projector.recording_reference(batch.state_mask):
-                out = self.policy.reference_outputs(batch)
-            return {"logps": out["logps"]}
+    def _reference_for(self, idx: Sequence[int], batch: PairBatch) -> dict[str, Any]:
         entries = [self.reference[i] for i in idx]
-        ref = {"logps": torch.cat([torch.stack([e["logps"][0] for e in entries]),
-                                   torch.stack([e["logps"][1] for e in entries])])}
-        if "states" in entries[0]:
-            ref["states"] = torch.cat([torch.stack([e["states"][0] for e in entries]),
-                                       torch.stack([e["states"][1] for e in entries])])
+        ref: dict[str, Any] = {"logps": torch.cat([torch.stack([e["logps"][0] for e in entries]),
+                                                   torch.stack([e["logps"][1] for e in entries])])}
+        n_sites = sum(1 for k in entries[0] if k.startswith("states."))
+        if n_sites:
+            ref["states"] = [torch.cat([torch.stack([e[f"states.{k}"][0] for e in entries]),
+                                        torch.stack([e[f"states.{k}"][1] for e in entries])]) for k in range(n_sites)]
+        if self.ref_states_each_step:
+            ref["states"] = self.policy.reference_outputs(batch, self.policy.token_maps())["states"]
+        if self.projector is not None:
+            self.projector.use(entries)
         return ref
 
     # ---- one step --------------------------------------------------------------------------
@@ -201,8 +223,13 @@ class ReprPOTrainer:
         nc, nr = split_rows(out["n_tokens"].float())
         x = LossInputs(lc, lr_, rc, rr, nc, nr)
         if "ref_states" in out:
-            x.states_chosen, x.states_rejected = split_rows(out["states"])
-            x.ref_states_chosen, x.ref_states_rejected = split_rows(out["ref_states"])
+            states, refs = out["states"], out["ref_states"]
+            if not self.cfg.is_reference:  # ours: one width, stacked [rows, layer, d]
+                x.states_chosen, x.states_rejected = split_rows(torch.stack(states, 1))
+                x.ref_states_chosen, x.ref_states_rejected = split_rows(torch.stack(refs, 1))
+            else:
+                x.states_chosen, x.states_rejected = (list(t) for t in zip(*(split_rows(s) for s in states)))
+                x.ref_states_chosen, x.ref_states_rejected = (list(t) for t in zip(*(split_rows(s) for s in refs)))
         loss, info = compute_loss(self.cfg, x)
         check_finite(loss, self.step, f"reprpo {self.cfg.method} loss",
                      f"lower the learning rate (--lr {self.cfg.lr}), then re-run with --force")
@@ -212,7 +239,8 @@ class ReprPOTrainer:
             info.update(self.projector.project_gradients(reduce))
         info["grad_norm"] = float(self.acc.clip_grad_norm_(
             [p for p in self.policy.parameters() if p.requires_grad], self.cfg.max_grad_norm))
-        self.optimizer.step()
+        with self.projector.projecting_update() if isinstance(self.projector, ProjGrad) else nullcontext():
+            self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         logged = self.acc.reduce(loss.detach(), "mean") if self.acc.num_processes > 1 else loss.detach()

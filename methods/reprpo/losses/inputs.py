@@ -18,10 +18,11 @@ class LossInputs:
     ref_logp_rejected: Float[Tensor, "n"]
     n_tokens_chosen: Float[Tensor, "n"]
     n_tokens_rejected: Float[Tensor, "n"]
-    states_chosen: Float[Tensor, "n layer d"] | None = None
-    states_rejected: Float[Tensor, "n layer d"] | None = None
-    ref_states_chosen: Float[Tensor, "n layer d"] | None = None
-    ref_states_rejected: Float[Tensor, "n layer d"] | None = None
+    # stacked [n, layer, d] (ours: resid_post, one width), or one [n, d_k] per site (reference side channels)
+    states_chosen: Float[Tensor, "n layer d"] | list[Float[Tensor, "n d"]] | None = None
+    states_rejected: Float[Tensor, "n layer d"] | list[Float[Tensor, "n d"]] | None = None
+    ref_states_chosen: Float[Tensor, "n layer d"] | list[Float[Tensor, "n d"]] | None = None
+    ref_states_rejected: Float[Tensor, "n layer d"] | list[Float[Tensor, "n d"]] | None = None
 
     def logratio_margin(self) -> Float[Tensor, "n"]:
         """z = (log pi(c) - log ref(c)) - (log pi(r) - log ref(r)): the DPO implicit reward margin (nats)."""

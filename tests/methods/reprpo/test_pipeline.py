@@ -54,5 +54,5 @@ def test_train_eval_and_compare_from_the_cli(tmp_path, capsys):
     accs = [read_json(runs / "reprpo" / f"alpaca_easy-dpo-none-s{s}" / "eval" / "metrics.json")["source_test.adapter_accuracy_mean"]
             for s in (0, 1)]
     assert rows[0]["source_test.acc"] == pytest.approx(sum(accs) / 2)
-    assert (out / "compare.md").read_text().startswith("| method | transform | seeds")
+    assert (out / "compare.md").read_text().startswith("| method | transform | variant | seeds")
     assert (out / "compare.csv").exists()

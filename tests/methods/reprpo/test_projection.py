@@ -99,3 +99,34 @@ def test_projbp_projects_output_gradients_during_backprop(stories_model):
         assert len(seen) == len(proj.layers)
     finally:
         remove_lora(peft_model)
+
+
+def test_projgrad_keeps_every_lora_b_column_in_the_span_of_its_directions_under_adamw(stories_model, short_pairs):
+    """Adam rescales each coordinate on its own, so projecting the gradient alone lets B leave the span
+    (|cos| ~0.8 on the unfixed code); the update itself must be projected."""
+    from methods.reprpo.config import ReprPOConfig
+    from methods.reprpo.trainer import ReprPOTrainer
+
+    cfg = ReprPOConfig(model="stories260k", method="projgrad", lr=1e-2, warmup_steps=0, schedule="constant",
+                       batch_size=2, max_length=48, max_prompt_length=32, lora_r=4, lora_alpha=8, epochs=1)
+    trainer = ReprPOTrainer(stories_model, short_pairs, cfg, progress=False)
+    try:
+        trainer.precompute_reference()
+        seen: dict[str, list[torch.Tensor]] = {}
+        for step in range(3):
+            trainer.train_step(trainer.batch_indices(step))
+            for name, u in trainer.projector.directions.items():  # this step's per-pair directions
+                seen.setdefault(name, []).append(torch.nn.functional.normalize(u.float().mean(0), dim=-1))
+        moved = 0
+        for name, layer in trainer.projector.layers.items():
+            basis, _ = torch.linalg.qr(torch.stack(seen[name], 1))  # [out, k]: the span of the steps' directions
+            b = layer.lora_B["default"].weight.detach().float()  # [out, r]
+            for col in b.T:
+                if col.norm() < 1e-8:
+                    continue
+                moved += 1
+                cos = (basis @ (basis.T @ col)).norm() / col.norm()  # |cos| between the column and its projection
+                assert cos > 0.999, (name, float(cos))
+        assert moved >= len(trainer.projector.layers)  # the adapter did move
+    finally:
+        trainer.close()
