@@ -1,5 +1,8 @@
 """Attaching functions to bridge HookPoints with handles that are always removed.
 
+Each hook is tagged with its site, so `interp.models.lean_path` can run the same function on the
+HF module itself when the lean execution path is chosen.
+
 We register plain PyTorch forward hooks on the HookPoint modules (rather than the bridge's
 global `hooks()` context) so that each handle can be removed on its own, several can stack
 on one site in order, and they fire when the HF model is called directly (KV-cached steps).
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from torch import Tensor
 
+from interp.models.lean_path import SITE_TAG, note_detached
 from interp.sites import Site, parse_site
 
 if TYPE_CHECKING:
@@ -49,8 +53,12 @@ def attached(model: "Model", hooks: list[tuple["Site | str", HookFn]]) -> Iterat
                 new = _fn(output)
                 return new if new is not None else None
 
+            # the tag lets the lean execution path move this hook onto the HF module itself
+            setattr(torch_hook, SITE_TAG, parse_site(site).resolve(model))
+            torch_hook._interp_fn = fn
             handles.append(hp.register_forward_hook(torch_hook))
         yield
     finally:
         for h in handles:
             h.remove()
+        note_detached()

@@ -2,7 +2,8 @@
 
 The bridge installs HookPoints inside the Hugging Face modules, so calling the HF model
 (`model.hf`) runs those hooks too; that is how KV-cached generation keeps interventions
-active at every step while paying no bridge overhead per call.
+active at every step. `Model.forward` goes further when only sites are hooked: it takes the
+bridge's wrappers out for the call and runs HF's own modules (`interp.models.lean_path`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from torch import Tensor
 from transformer_lens.model_bridge import TransformerBridge
 
 from interp.models.cache_keyword import cache_keyword
+from interp.models.lean_path import LeanPath, default_mode
 
 
 @dataclass
@@ -27,6 +29,12 @@ class Model:
     spec: str
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    # "auto": the lean path (HF modules, site hooks only) when nothing finer is hooked; see lean_path.py
+    execution: str = field(default_factory=default_mode)
+
+    @cached_property
+    def lean(self) -> LeanPath:
+        return LeanPath(self)
 
     # --- shape and placement -------------------------------------------------------
     @property
@@ -91,6 +99,7 @@ class Model:
             "device": str(self.device),
             "dtype": str(self.dtype).replace("torch.", ""),
             "chat_template": bool(getattr(self.tokenizer, "chat_template", None)),
+            "execution": f"{self.execution}; latest forward: {self.lean.last}",
             **self.info,
         }
 
@@ -160,7 +169,10 @@ class Model:
         use_cache: bool = False,
         last_logits_only: bool = False,
     ) -> Any:
-        """One HF forward with the bridge's hooks; position ids follow the mask (left padding).
+        """One HF forward with the site hooks attached; position ids follow the mask (left padding).
+
+        It runs on the lean path (the HF modules themselves) unless something finer than a site is
+        hooked or `self.execution == "bridge"`; `describe()["execution"]` says which path ran last.
 
         The returned cache is read with `interp.models.cache_keyword.returned_cache(out)`, which
         works across transformers' renaming of `past_key_values` to `cache`.
@@ -174,13 +186,14 @@ class Model:
             position_ids = positions_from_mask(attention_mask)[:, -input_ids.shape[1]:]
         extra = {"logits_to_keep": 1} if last_logits_only and self._accepts_logits_to_keep else {}
         extra[cache_keyword(self.hf)] = past_key_values  # `cache` on transformers 5.24+
-        return self.hf(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            use_cache=use_cache,
-            **extra,
-        )
+        with self.lean.running(self.execution):
+            return self.hf(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                use_cache=use_cache,
+                **extra,
+            )
 
     @cached_property
     def _accepts_logits_to_keep(self) -> bool:
