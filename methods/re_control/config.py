@@ -47,6 +47,13 @@ _FIELD_HELP = {
     "best_of": "N values for Best-of-N",
     "baselines": "run prompting, static editing and Best-of-N too",
     "tradeoff": "save the step size x steps trade-off curve",
+    "retired_test": "the first N test prompts, used by earlier evaluations: never evaluated again (the test set "
+                    "starts after them and continues into unused validation prompts)",
+    "retired_validation": "the first N validation prompts, which earlier runs tuned on: validation only, never test",
+    "compare_values": "other value functions (run directories or train-value folders) put on the validation "
+                      "trade-off curve beside this run's; the test uses the (value function, setting) chosen there",
+    "test_diversity_limit": "report whether RE-Control's test diversity stays within this drop of base",
+    "test_coherence_limit": "report whether RE-Control's test coherence stays within this drop of base",
 }
 
 
@@ -117,6 +124,14 @@ class REControlConfig:
     auto_control: bool = False
     max_diversity_drop: float = 0.10
     max_coherence_drop: float = 0.15
+    # fresh test prompts: the test set skips the first `retired_test` test prompts and, when it needs more,
+    # continues with validation prompts after max(n_val, retired_validation) (see data.evaluation_split)
+    retired_test: int = 0
+    retired_validation: int = 0
+    compare_values: tuple[str, ...] = ()
+    # the limits the test result is reported against (the validation margins above choose the setting)
+    test_diversity_limit: float | None = None
+    test_coherence_limit: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "REControlConfig":
@@ -134,6 +149,12 @@ class REControlConfig:
                              "gives the same response every time)")
         if self.value_target not in ("reward", "advantage"):
             raise ValueError(f"value_target must be 'reward' or 'advantage', not {self.value_target!r}")
+        if self.retired_test < 0 or self.retired_validation < 0:
+            raise ValueError(f"retired_test and retired_validation must be >= 0, got {self.retired_test}, "
+                             f"{self.retired_validation}")
+        if self.compare_values and not self.auto_control:
+            raise ValueError("compare_values needs auto_control=True: the value function is chosen on validation "
+                             "by the same rule as the setting")
         if self.value_target == "advantage" and self.samples_per_prompt < 2:
             raise ValueError("value_target='advantage' needs samples_per_prompt >= 2 (and do_sample=True): the "
                              "advantage of a prompt's only response is 0")
@@ -150,12 +171,15 @@ STEP_KEYS = {
                     "discount", "detach_target", "weight_decay", "patience", "value_select", "train_seed"],
     "evaluate": ["step_size", "n_steps", "penalty", "n_eval", "n_val", "instruction", "static_scales", "n_static_pairs", "best_of",
                  "tradeoff_step_sizes", "tradeoff_n_steps", "n_boot", "eval_seed", "baselines", "tradeoff",
-                 "auto_control", "max_diversity_drop", "max_coherence_drop"],
+                 "auto_control", "max_diversity_drop", "max_coherence_drop", "retired_test", "retired_validation",
+                 "compare_values", "test_diversity_limit", "test_coherence_limit"],
 }
 ORDER = ["collect", "label", "train-value", "evaluate"]
 # settings added after runs were already made: left out of a step's config while at their default, so
 # those runs' finished steps still match
-LATER = {"samples_per_prompt": 1, "value_target": "reward", "value_select": "loss", "auto_control": False, "max_diversity_drop": 0.10, "max_coherence_drop": 0.15}
+LATER = {"samples_per_prompt": 1, "value_target": "reward", "value_select": "loss", "auto_control": False,
+         "max_diversity_drop": 0.10, "max_coherence_drop": 0.15, "retired_test": 0, "retired_validation": 0,
+         "compare_values": [], "test_diversity_limit": None, "test_coherence_limit": None}
 
 
 def step_config(cfg: REControlConfig, step: str, run_dir: str | Path) -> dict[str, Any]:

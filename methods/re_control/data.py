@@ -109,3 +109,24 @@ def render_prompts(model: "Model", examples: Sequence[Example], chat: bool | Non
 def raw_prompts(examples: Sequence[Example]) -> list[str]:
     """The prompts as the data set writes them: what rewards and coherence score responses against."""
     return [ex.prompt.text for ex in examples]
+
+
+def evaluation_split(task: TaskData, n_eval: int, n_val: int, retired_test: int = 0,
+                     retired_validation: int = 0) -> tuple[list[Example], list[Example]]:
+    """(test, validation) examples for an evaluation.
+
+    Validation is the first `n_val` validation prompts. With nothing retired, test is the first `n_eval`
+    test prompts (as before). Otherwise test skips the first `retired_test` test prompts (earlier
+    evaluations used them) and, when it needs more, continues with the validation prompts after
+    max(n_val, retired_validation), which no run tuned on; no prompt is in both parts.
+    """
+    validation = task.part("validation", n_val)
+    if not retired_test and not retired_validation:
+        return task.part("test", n_eval), validation
+    pool = task.test[retired_test:] + task.validation[max(n_val, retired_validation):]
+    if n_eval > len(pool):
+        raise ValueError(
+            f"asked for {n_eval} fresh test prompts but {task.name!r} has {len(pool)} after retiring the first "
+            f"{retired_test} test and {max(n_val, retired_validation)} validation prompts; ask for fewer"
+        )
+    return pool[:n_eval], validation

@@ -26,7 +26,7 @@ from methods.re_control.baselines import make_static_edit, pair_vector, reward_c
 from methods.re_control.collect import collect_trajectories, load_trajectories
 from methods.re_control.config import REControlConfig, step_config
 from methods.re_control.control import ControlConfig
-from methods.re_control.data import load_task, raw_prompts, render_prompts
+from methods.re_control.data import evaluation_split, load_task, raw_prompts, render_prompts
 from methods.re_control.evaluate import (CachedEmbed, Evaluator, Outputs, best_of_samples, control_vs_base, quality,
                                         summarize, tradeoff_curve)
 from methods.re_control.train import TrainConfig, group_centred, train_value
@@ -199,18 +199,28 @@ def train_value_step(ctx: Context) -> dict[str, Any]:
 
 @PIPELINE.step(needs=("train-value",), settings=_settings("evaluate"))
 def evaluate(ctx: Context) -> dict[str, Any]:
-    """The comparison table on held-out prompts, the paired interval, and the trade-off curve (main process)."""
+    """The comparison table on held-out prompts, the paired intervals, and the trade-off curve (main process).
+
+    Order: the validation trade-off curve (and with `auto_control` the choice of value function and
+    setting on it), RE-Control and base on the test prompts, then the baselines, so that an interrupted
+    run has its main comparison first; every method's outputs are kept under outputs/, so a re-run resumes.
+    """
     cfg, run_dir, progress = ctx.cfg, ctx.run_dir, ctx.progress
     model, reward = _model(ctx), _reward(ctx)
     value = ValueFunction.load(Path(run_dir) / "train-value")
     value.check(model)
+    candidates = {"this run": value}
+    for path in cfg.compare_values:
+        other = ValueFunction.load(path)
+        other.check(model)
+        candidates[str(path)] = other
     task = _task(cfg)
-    test, val = task.part("test", cfg.n_eval), task.part("validation", cfg.n_val)
+    test, val = evaluation_split(task, cfg.n_eval, cfg.n_val, cfg.retired_test, cfg.retired_validation)
     common = dict(model=model, reward=reward, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                   max_prompt_tokens=cfg.max_prompt_tokens)
     ev = Evaluator(prompts=render_prompts(model, test, cfg.chat), raw_prompts=raw_prompts(test), **common)
     ev_val = Evaluator(prompts=render_prompts(model, val, cfg.chat), raw_prompts=raw_prompts(val), **common)
-    references = [e.chosen for e in test] if task.has_references else None
+    references = [e.chosen for e in test] if all(e.chosen is not None for e in test) else None
     control = ControlConfig(cfg.step_size, cfg.n_steps, cfg.penalty)
 
     def say(msg: str) -> None:
@@ -227,12 +237,40 @@ def evaluate(ctx: Context) -> dict[str, Any]:
         write_json(file, out.as_dict())
         return out
 
+    extra: dict[str, Any] = {"data": {"test_ids": [e.prompt.id for e in test],
+                                      "validation_ids": [e.prompt.id for e in val]}}
+    embed = CachedEmbed()
+    if cfg.baselines or cfg.tradeoff or cfg.auto_control:
+        base_val = method("validation-base", ev_val.base)
+    chosen = value
+    if cfg.tradeoff or cfg.auto_control:
+        # validation prompts only; it comes first so that auto_control can pick the test setting from it
+        curves = {}
+        for i, (tag, v) in enumerate(candidates.items()):
+            say(f"trade-off curve on validation prompts ({tag})")
+            prefix = "" if i == 0 else f"value{i}-"
+            curves[tag] = tradeoff_curve(ev_val, v, base_val, cfg.tradeoff_step_sizes, cfg.tradeoff_n_steps,
+                                         cfg.penalty, n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress,
+                                         embed=embed, run=lambda name, fn, p=prefix: method(p + name, fn))
+        curve = curves["this run"]
+        if cfg.auto_control:
+            points = [{**p, "value": tag} for tag, c in curves.items() for p in c["points"]]
+            extra["control_selection"] = choose_control({**curve, "points": points}, cfg.max_diversity_drop,
+                                                        cfg.max_coherence_drop)
+            sel = extra["control_selection"]
+            chosen = candidates[sel["value"]]
+            control = ControlConfig(sel["step_size"], sel["n_steps"], cfg.penalty)
+            say(f"chose {sel['value']}, step size {control.step_size} x {control.n_steps} steps on validation "
+                f"({sel['reason']})")
+        write_json(ctx.file(TRADEOFF_FILE), {"reward": cfg.reward, "model": cfg.model,
+                                                **({"selection": extra["control_selection"]} if cfg.auto_control else {}),
+                                                **curve, **({"candidates": curves} if len(curves) > 1 else {})})
+        extra["tradeoff"] = curve
+        if len(curves) > 1:
+            extra["tradeoff_candidates"] = curves
+    ctl = method("re-control", lambda: ev.re_control(chosen, control))
     base = method("base", ev.base)
     outputs = [base]
-    extra: dict[str, Any] = {}
-    embed = CachedEmbed()
-    if cfg.baselines or cfg.tradeoff:
-        base_val = method("validation-base", ev_val.base)
     if cfg.baselines:
         instructed = render_prompts(model, test, cfg.chat, instruction=cfg.instruction)
         outputs.append(method("prompting", lambda: ev.prompting(instructed, cfg.instruction)))
@@ -243,29 +281,20 @@ def evaluate(ctx: Context) -> dict[str, Any]:
         if cfg.best_of:  # sampled passes shared by every N: pass j is seeded eval_seed + j
             samples = [method(f"sample-{j}", lambda j=j: ev.sample(seed=cfg.eval_seed + j)) for j in range(max(cfg.best_of))]
             outputs.extend(best_of_samples(samples, cfg.best_of))
-    curve = None
-    if cfg.tradeoff or cfg.auto_control:
-        # validation prompts only; it comes first so that auto_control can pick the test setting from it
-        say("trade-off curve on validation prompts")
-        curve = tradeoff_curve(ev_val, value, base_val, cfg.tradeoff_step_sizes, cfg.tradeoff_n_steps, cfg.penalty,
-                               n_boot=cfg.n_boot, seed=cfg.eval_seed, progress=progress, embed=embed, run=method)
-        if cfg.auto_control:
-            extra["control_selection"] = choose_control(curve, cfg.max_diversity_drop, cfg.max_coherence_drop)
-            sel = extra["control_selection"]
-            control = ControlConfig(sel["step_size"], sel["n_steps"], cfg.penalty)
-            say(f"chose step size {control.step_size} x {control.n_steps} steps on validation ({sel['reason']})")
-        write_json(ctx.file(TRADEOFF_FILE), {"reward": cfg.reward, "model": cfg.model,
-                                                **({"selection": extra["control_selection"]} if cfg.auto_control else {}),
-                                                **curve})
-        extra["tradeoff"] = curve
-    ctl = method("re-control", lambda: ev.re_control(value, control))
     outputs.append(ctl)
     say("scoring diversity, coherence and win rates")
     rows = [summarize(o, ev.raw_prompts, reward, references, cfg.n_boot, cfg.eval_seed, embed) for o in outputs]
+    for o, r in zip(outputs, rows):  # every method against base on the same prompts: paired interval
+        if o is not base:
+            d = control_vs_base(o, base, cfg.n_boot, cfg.eval_seed)
+            r.update(minus_base=d["difference"], minus_base_low=d["low"], minus_base_high=d["high"])
     diff = control_vs_base(ctl, base, cfg.n_boot, cfg.eval_seed)
+    limits = test_limits(rows[0], rows[-1], cfg.test_diversity_limit, cfg.test_coherence_limit)
+    if limits:
+        extra["test_limits"] = limits
     write_json(ctx.file("table.json"), rows)
     write_jsonl(ctx.file("generations.jsonl"), [
-        {"prompt": p, **({"reference": references[i]} if references else {}),
+        {"prompt": p, "id": test[i].prompt.id, **({"reference": references[i]} if references else {}),
          **{o.method: {"response": o.texts[i], "reward": float(o.rewards[i])} for o in outputs}}
         for i, p in enumerate(ev.raw_prompts)])
     return {
@@ -273,6 +302,22 @@ def evaluate(ctx: Context) -> dict[str, Any]:
         "control": {"step_size": control.step_size, "n_steps": control.n_steps, "penalty": control.penalty},
         "table": rows, "re_control_minus_base": diff, **extra,
     }
+
+
+def test_limits(base: dict[str, Any], control: dict[str, Any], max_diversity_drop: float | None,
+                max_coherence_drop: float | None) -> dict[str, Any]:
+    """RE-Control's relative diversity and coherence drops from base on test, and whether they are within the
+    limits stated in advance (empty when no limit is set)."""
+    out: dict[str, Any] = {}
+    for key, limit in (("diversity", max_diversity_drop), ("coherence", max_coherence_drop)):
+        if limit is None:
+            continue
+        drop = (base[key] - control[key]) / max(abs(base[key]), 1e-12)
+        out[key] = {"base": base[key], "re_control": control[key], "drop": drop, "limit": limit,
+                    "within": bool(drop <= limit)}
+    if out:
+        out["within_all"] = all(v["within"] for v in out.values() if isinstance(v, dict))
+    return out
 
 
 def choose_within_limits(base: dict[str, float], points: list[dict[str, Any]], gain: str,
@@ -306,9 +351,10 @@ def choose_control(curve: dict[str, Any], max_diversity_drop: float = 0.10,
     best, ok, reason = choose_within_limits(curve["base"], points, "reward_gain", max_diversity_drop,
                                             max_coherence_drop, strength=lambda p: p["step_size"] * p["n_steps"])
     return {"step_size": best["step_size"], "n_steps": best["n_steps"], "reason": reason,
+            **({"value": best["value"]} if "value" in best else {}),
             "validation": {k: best[k] for k in ("reward_gain", "reward_gain_low", "reward_gain_high", "diversity",
                                                 "coherence")},
-            "feasible": [(p["step_size"], p["n_steps"]) for p in ok]}
+            "feasible": [(p["step_size"], p["n_steps"], *([p["value"]] if "value" in p else [])) for p in ok]}
 
 
 def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress, embed):
