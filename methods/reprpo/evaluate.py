@@ -8,7 +8,9 @@ mean per-token log-probability (primary) and summed. Reported per split:
   base / adapter accuracy, ratio = adapter / base,
   a one-sided sign test on the pairs where exactly one of them is right
   (H1: the adapter is right more often; p = P[Binomial(n_discordant, 1/2) >= n_adapter_only]),
-  and a paired bootstrap 95% interval of adapter - base accuracy.
+  and a paired bootstrap 95% interval of adapter - base accuracy;
+  and, as strings of 0/1 in pair order, which scored pairs base and adapter got right (mean
+  variant), so two runs on the same split can be sign-tested against each other.
 """
 from __future__ import annotations
 
@@ -65,6 +67,9 @@ def score_split(model: "Model", peft_model, pairs: Sequence["PreferencePair"], m
         out[f"ratio_{variant}"] = new_acc / base_acc if base_acc > 0 else float("nan")
         st = sign_test(b, a)
         out.update({f"{k}_{variant}": v for k, v in st.items()})
+        if variant == "mean":  # per scored pair, so runs on the same split can be compared pair by pair
+            out["base_correct_mean"] = "".join("1" if v else "0" for v in b.tolist())
+            out["adapter_correct_mean"] = "".join("1" if v else "0" for v in a.tolist())
         if len(b):
             iv = paired_bootstrap_diff(a.double(), b.double(), n_boot=2000, seed=0)
             out[f"diff_{variant}"] = {"value": iv.value, "low": iv.low, "high": iv.high}

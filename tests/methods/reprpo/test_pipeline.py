@@ -42,6 +42,9 @@ def test_train_eval_and_compare_from_the_cli(tmp_path, capsys):
     splits = read_json(run / "eval" / "splits.json")
     assert splits["source_test"]["ratio_mean"] == pytest.approx(
         splits["source_test"]["adapter_accuracy_mean"] / splits["source_test"]["base_accuracy_mean"])
+    s = splits["source_test"]  # which pairs each got right, so runs can be paired against each other
+    assert len(s["adapter_correct_mean"]) == len(s["base_correct_mean"]) == s["n_scored"]
+    assert s["adapter_correct_mean"].count("1") / s["n_scored"] == pytest.approx(s["adapter_accuracy_mean"])
 
     capsys.readouterr()
     assert main(["reprpo", "train", *TINY, "--method", "dpo", "--runs-dir", str(runs)]) == 0  # finished: skipped
