@@ -21,7 +21,8 @@ from typing import Any
 
 from scipy.stats import binomtest
 
-from interp.io import read_json, write_json
+from interp.io import read_json
+from interp.results import KIND, write_result
 from methods.reprpo.data import DATA_SEED, load_experiment
 
 SPLITS = ("source_train", "source_test", "target_test", "random_test")
@@ -73,23 +74,12 @@ def collect(runs_dir: str | Path) -> dict[str, Any]:
     return runs
 
 
-def build(runs: dict[str, Any], name: str, note: str = "", status: dict | None = None) -> dict[str, Any]:
+def build(runs: dict[str, Any], name: str, note: str = "", status: dict | None = None,
+          source: str = "") -> dict[str, Any]:
     groups: dict[str, list[str]] = {}
     for run, r in runs.items():
         groups.setdefault(_group(r["config"]), []).append(run)
     table, tests = [], {}
-    for g, members in sorted(groups.items(), key=lambda kv: (kv[0] != "dpo", kv[0])):
-        row: dict[str, Any] = {"group": g, "seeds": sorted(runs[m]["config"]["seed"] for m in members)}
-        for split in SPLITS:
-            got = [runs[m]["splits"][split] for m in members if split in runs[m]["splits"]]
-            if not got:
-                continue
-            acc, acc_sd = _mean_sd([s["adapter_accuracy_mean"] for s in got])
-            ratio, ratio_sd = _mean_sd([s["ratio_mean"] for s in got])
-            row[split] = {"base": got[0]["base_accuracy_mean"], "acc": acc, "acc_sd": acc_sd, "ratio": ratio,
-                          "ratio_sd": ratio_sd, "n_scored": got[0]["n_scored"],
-                          "p_vs_base": [s["p_sign_test_mean"] for s in got]}
-        table.append(row)
     if "dpo" in groups:
         for g, members in groups.items():
             if g == "dpo":
@@ -100,18 +90,35 @@ def build(runs: dict[str, Any], name: str, note: str = "", status: dict | None =
                 b = [runs[m]["splits"][split]["adapter_correct_mean"] for m in groups["dpo"] if split in runs[m]["splits"]]
                 if a and b:
                     tests[g][split] = paired_vs(a, b)
+    for g, members in sorted(groups.items(), key=lambda kv: (kv[0] != "dpo", kv[0])):
+        row: dict[str, Any] = {"label": g, "n_seeds": len(members),
+                               "seeds": sorted(runs[m]["config"]["seed"] for m in members)}
+        for split in SPLITS:
+            got = [runs[m]["splits"][split] for m in members if split in runs[m]["splits"]]
+            if not got:
+                continue
+            acc, acc_sd = _mean_sd([s["adapter_accuracy_mean"] for s in got])
+            ratio, ratio_sd = _mean_sd([s["ratio_mean"] for s in got])
+            row[split] = {"base": got[0]["base_accuracy_mean"], "acc": acc, "acc_sd": acc_sd, "ratio": ratio,
+                          "ratio_sd": ratio_sd, "n_scored": got[0]["n_scored"],
+                          "p_vs_base": [s["p_sign_test_mean"] for s in got]}
+            if g in tests and split in tests[g]:
+                row[split]["vs_dpo"] = tests[g][split]
+        table.append(row)
     first = next(iter(runs.values()))["config"]
     return {
-        "name": name, "note": note, "model": first["model"], "interp_version": first.get("interp_version"),
-        "versions": first.get("versions"), "status": status or {},
-        "configs": {run: {k: v for k, v in r["config"].items() if k not in ("versions",)} for run, r in runs.items()},
-        "eval": next(iter(runs.values()))["eval_config"],
-        "train_metrics": {run: r["train"] for run, r in runs.items()},
-        "per_run": {run: {split: {k: s[k] for k in ("base_accuracy_mean", "adapter_accuracy_mean", "ratio_mean",
-                                                    "p_sign_test_mean", "n_scored", "n_too_long", "n_identical",
-                                                    "adapter_correct_mean", "base_correct_mean") if k in s}
+        "kind": KIND, "method": "reprpo", "run": name, "source": source,
+        "config": {run: {k: v for k, v in r["config"].items() if k != "versions"} for run, r in runs.items()},
+        "versions": first.get("versions") or {}, "data": {}, "table": table,
+        "notes": {
+            "note": note, "model": first["model"], "interp_version": first.get("interp_version"),
+            "status": status or {}, "eval": next(iter(runs.values()))["eval_config"],
+            "train_metrics": {run: r["train"] for run, r in runs.items()},
+            "per_run": {run: {split: {k: s[k] for k in ("base_accuracy_mean", "adapter_accuracy_mean", "ratio_mean",
+                                                        "p_sign_test_mean", "n_scored", "n_too_long", "n_identical",
+                                                        "adapter_correct_mean", "base_correct_mean") if k in s}
                               for split, s in r["splits"].items()} for run, r in runs.items()},
-        "table": table, "sign_tests_vs_dpo": tests,
+        },
     }
 
 
@@ -131,7 +138,7 @@ def markdown(result: dict[str, Any]) -> str:
         [f"{s} vs DPO (+/-, p)" for s in splits]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["table"]:
-        cells = [r["group"], str(len(r["seeds"]))]
+        cells = [r["label"], str(r["n_seeds"])]
         for s in splits:
             c = r.get(s)
             cells.append(f"{c['acc']:.3f} ± {c['acc_sd']:.3f} ({c['base']:.3f})" if c else "")
@@ -139,7 +146,7 @@ def markdown(result: dict[str, Any]) -> str:
             c = r.get(s)
             cells.append(f"{c['ratio']:.3f} ± {c['ratio_sd']:.3f}" if c else "")
         for s in splits:
-            t = result["sign_tests_vs_dpo"].get(r["group"], {}).get(s)
+            t = r.get(s, {}).get("vs_dpo")
             cells.append(f"{t['n_better']}/{t['n_worse']}, {t['p_two_sided']:.2g}" if t else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -154,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     runs = collect(args.runs)
     status_file = Path(args.runs) / "sweep-status.json"
-    result = build(runs, args.name, args.note, read_json(status_file) if status_file.exists() else None)
+    result = build(runs, args.name, args.note, read_json(status_file) if status_file.exists() else None,
+                   source=str(args.runs))
     first = next(iter(runs.values()))
     result["data"] = data_ids(first["config"], first["eval_config"].get("n_eval"))
     out = Path(args.out) / f"{args.name}.json"
-    write_json(out, result)
+    write_result(out, result)
     print(markdown(result))
     print(f"wrote {out}")
     return 0

@@ -1,6 +1,7 @@
 """Result files: grouping by variant, mean/sd over seeds, and the paired sign test against DPO, by hand."""
 import pytest
 
+from interp.results import check_readme, write_result
 from methods.reprpo.results import build, markdown, paired_vs
 
 
@@ -24,13 +25,18 @@ def _run(method, seed, acc, correct, variant="ours", transform="none"):
     return {"config": cfg, "train": {}, "splits": {"target_test": split}, "eval_config": {"n_eval": 4}}
 
 
-def test_build_groups_by_variant_and_tests_each_group_against_dpo():
+def test_build_groups_by_variant_and_tests_each_group_against_dpo(tmp_path):
     runs = {"dpo-s0": _run("dpo", 0, 0.5, "1100"), "dpo-s1": _run("dpo", 1, 0.75, "1110"),
             "side-s0": _run("prefvec", 0, 1.0, "1111", "reference", "ether")}
     r = build(runs, "t")
-    rows = {row["group"]: row for row in r["table"]}
+    rows = {row["label"]: row for row in r["table"]}
     assert list(rows) == ["dpo", "prefvec-ether-ref"]
     assert rows["dpo"]["target_test"]["acc"] == pytest.approx(0.625)
     assert rows["dpo"]["target_test"]["acc_sd"] == pytest.approx(0.1767767, abs=1e-6)
-    assert r["sign_tests_vs_dpo"]["prefvec-ether-ref"]["target_test"]["n_better"] == 2  # pairs 2 (1 vs 1/2) and 3
-    assert "prefvec-ether-ref | 1 |" in markdown(r)
+    assert rows["prefvec-ether-ref"]["target_test"]["vs_dpo"]["n_better"] == 2  # pairs 2 (1 vs 1/2) and 3
+    r["data"] = {"n_train": 1}
+    write_result(tmp_path / "results" / "t.json", r)  # an interp result file: labelled rows, no weights
+    text = "## Results\n\nResult file: [`results/t.json`](results/t.json)\n\n" + markdown(r)
+    assert "prefvec-ether-ref | 1 |" in text
+    (tmp_path / "README.md").write_text(text)
+    assert check_readme(tmp_path / "README.md") == []  # every number the README table prints is in its row
