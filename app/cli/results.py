@@ -19,6 +19,11 @@ def register(sub) -> None:
     w.add_argument("run_dir", help="the run directory, e.g. runs/re-control-prereg")
     w.add_argument("--out", required=True, help="the result file, e.g. methods/re_control/results/NAME.json")
     w.add_argument("--pipeline", default=None, help="the pipeline that wrote the run (default: from its config.json)")
+    w.add_argument("--with", dest="others", nargs="*", default=[], metavar="RUN_DIR",
+                   help="more run directories the method reports beside this one (RE-Control: value functions "
+                        "trained on the same trajectories)")
+    w.add_argument("--notes", nargs="*", default=[], metavar="KEY=FILE.json",
+                   help="measurements kept in the file's notes under KEY (a JSON file written with the run)")
     w.set_defaults(func=_write)
     c = rsub.add_parser("check", help="check README results tables against their result files")
     c.add_argument("readmes", nargs="*", help="README files (default: methods/*/README.md)")
@@ -58,7 +63,17 @@ def _write(args) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no run directory at {run_dir}")
-    record = extractor(args.pipeline or pipeline_of_run(run_dir))(run_dir)
+    from interp.io import read_json
+
+    notes = {}
+    for item in args.notes:
+        key, sep, file = item.partition("=")
+        if not sep or not key or not file:
+            raise ValueError(f"--notes {item!r}: expected KEY=FILE.json")
+        notes[key] = read_json(file)
+    fn = extractor(args.pipeline or pipeline_of_run(run_dir))
+    kwargs = {**({"others": args.others} if args.others else {}), **({"notes": notes} if notes else {})}
+    record = fn(run_dir, **kwargs)
     write_result(args.out, record)
     print(f"wrote {args.out} ({len(record['table'])} rows from {run_dir})")
     return 0

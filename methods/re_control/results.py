@@ -38,8 +38,24 @@ def _changes(row: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
     return {f"{k}_change": (row[k] - base[k]) / abs(base[k]) for k in ("diversity", "coherence") if base.get(k)}
 
 
-def result_from_run(run_dir: str | Path) -> dict[str, Any]:
-    """The result record of a finished RE-Control run (collect, label, train-value, evaluate)."""
+def _value_rows(runs: dict[str, Path]) -> list[dict[str, Any]]:
+    """One row per value function: how well V(s_T) and V(s_0) rank the validation trajectories' rewards."""
+    rows = []
+    for tag, rd in runs.items():
+        cfg = read_json(rd / "train-value" / "config.json")
+        m = read_json(rd / "train-value" / "metrics.json")
+        kind = "standardised" if cfg.get("standardize") else "raw"
+        grad = "semi-gradient" if cfg.get("detach_target", True) else "full gradient"
+        rows.append({"label": f"value function: {kind} state, {grad}", "run": tag,
+                     **{k: m[k] for k in ("val_spearman", "val_spearman_first_state", "val_loss", "val_terminal_mse",
+                                          "train_spearman", "best_epoch", "n_train", "n_val") if k in m}})
+    return rows
+
+
+def result_from_run(run_dir: str | Path, others: list[str | Path] = (), notes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The result record of a finished RE-Control run (collect, label, train-value, evaluate); `others`: more run
+    directories trained on the same trajectories, whose value functions get a row each; `notes`: extra
+    measurements to keep with the record."""
     run_dir = Path(run_dir)
     config = step_configs(run_dir, ["collect", "label", "train-value", "evaluate"])
     metrics = read_json(run_dir / "evaluate" / "metrics.json")
@@ -67,12 +83,18 @@ def result_from_run(run_dir: str | Path) -> dict[str, Any]:
         vb = next(iter(curves.values()))["base"]
         table.append({"label": "validation: base (greedy)", **vb})
 
+    value_runs = {"this run": run_dir, **{str(p): Path(p) for p in config["evaluate"].get("compare_values", [])},
+                  **{str(p): Path(p) for p in others}}
+    table.extend(_value_rows(value_runs))
+    for p in others:
+        config[f"train-value of {p}"] = step_configs(Path(p), ["train-value"])["train-value"]
+
     data = {k: metrics["data"][k] for k in ("test_ids", "validation_ids") if k in metrics.get("data", {})}
     data.update(dataset=config["collect"]["dataset"], split_seed=config["collect"]["split_seed"],
                 fractions=config["collect"]["fractions"], collect_seed=config["collect"]["seed"],
                 train_seed=config["train-value"]["train_seed"], eval_seed=config["evaluate"]["eval_seed"],
                 n_trajectories=read_json(run_dir / "collect" / "metrics.json").get("n_trajectories"))
-    notes: dict[str, Any] = {"re_control_minus_base": metrics["re_control_minus_base"], "control": metrics["control"]}
+    notes = {**(notes or {}), "re_control_minus_base": metrics["re_control_minus_base"], "control": metrics["control"]}
     for key in ("control_selection", "test_limits", "static_editing"):
         if key in metrics:
             notes[key] = {k: v for k, v in metrics[key].items() if k != "validation_by_scale"} \
