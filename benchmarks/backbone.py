@@ -3,7 +3,9 @@
 Prints one JSON object of ratios (lower is better for a, c; higher for b):
  (a) forward capturing resid_post at every layer / raw HF forward
  (b) ActivationStore collection tokens/s / raw forward tokens/s
- (c) greedy generation of 64 tokens with a no-op intervention / HF generate
+ (c) greedy generation of 64 tokens with a no-op intervention / HF generate, on the path
+     `Model.forward` chooses (the lean path: HF modules, site hooks only; see interp/models/lean_path.py)
+ (d) the same generation forced onto the bridge path (every transformer-lens HookPoint) / HF generate
 Default: smollm2-135m-instruct, batch 8 x 128 tokens. Both sides use eager attention, the kernel
 the bridge needs for its attention hooks. Each ratio is the median over `--repeat` back-to-back
 (reference, ours) pairs; "spread" gives its quartiles.
@@ -16,7 +18,7 @@ import tempfile
 
 import torch
 
-from benchmarks.common import emit, paired_ratio, plain_hf
+from benchmarks.common import device_name, dtype_arg, emit, paired_ratio, plain_hf
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -27,12 +29,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=9, help="timed (reference, ours) pairs per ratio")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--dtype", type=dtype_arg, default="float32", help="float32, bfloat16 or float16")
     args = ap.parse_args(argv)
 
     from interp import capture, load_model, resid_post
     from interp.interventions import no_op
 
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=args.device, dtype=args.dtype)
     hf = plain_hf(model)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, model.vocab_size, (args.batch, args.tokens), generator=g).to(model.device)
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
         a = paired_ratio(lambda: hf(input_ids=ids, attention_mask=mask), lambda: capture(model, ids, mask, sites),
                          args.repeat)
     result = {
-        "model": args.model, "device": str(model.device), "batch": args.batch, "tokens": args.tokens,
+        "model": args.model, "device": device_name(model.device), "dtype": str(model.dtype).replace("torch.", ""),
+        "batch": args.batch, "tokens": args.tokens, "new_tokens": args.new_tokens,
         "a_capture_all_resid_post_over_hf_forward": a["ratio"],
     }
     spread = {"a_capture_all_resid_post_over_hf_forward": a}
@@ -83,19 +87,45 @@ def main(argv: list[str] | None = None) -> dict:
         hf.generate(input_ids=prompts_ids, attention_mask=pmask, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens,
                     do_sample=False, pad_token_id=model.pad_token_id)
 
-    def ours():
+    def ours(execution: str = "auto"):
         from interp.generation import GenerationConfig, generate_batch
         from interp.interventions import intervene
 
-        with intervene(model, no_op("final")):
-            generate_batch(model, prompts_ids.tolist(), GenerationConfig(max_new_tokens=args.new_tokens, stop_at_eos=False))
+        model.execution = execution
+        try:
+            with intervene(model, no_op("final")):
+                generate_batch(model, prompts_ids.tolist(), GenerationConfig(max_new_tokens=args.new_tokens, stop_at_eos=False))
+        finally:
+            model.execution = "auto"
 
+    result.update(paths_agree(model, prompts_ids, args.new_tokens))
     c = paired_ratio(hf_generate, ours, args.repeat)
     result["c_generate_noop_intervention_over_hf_generate"] = c["ratio"]
+    result["c_execution_path"] = model.lean.last
     spread["c_generate_noop_intervention_over_hf_generate"] = c
+    d = paired_ratio(hf_generate, lambda: ours("bridge"), args.repeat)
+    result["d_bridge_path_generate_over_hf_generate"] = d["ratio"]
+    spread["d_bridge_path_generate_over_hf_generate"] = d
     result["spread"] = spread  # per ratio: median over pairs, quartiles, pairs, median seconds of each side
     emit(result)
     return result
+
+
+def paths_agree(model, prompt_ids: torch.Tensor, new_tokens: int) -> dict:
+    """The lean and bridge paths on this device and dtype: greedy tokens equal, and the largest logit
+    difference of one forward relative to the logits' spread (the tests check equality on CPU only)."""
+    from interp.generation import GenerationConfig, generate_batch
+
+    out = {}
+    for mode in ("lean", "bridge"):
+        model.execution = mode
+        with torch.no_grad():
+            tokens, _ = generate_batch(model, prompt_ids.tolist(), GenerationConfig(max_new_tokens=new_tokens, stop_at_eos=False))
+            logits = model.logits(prompt_ids).float()
+        out[mode] = (tokens, logits)
+    model.execution = "auto"
+    diff = (out["lean"][1] - out["bridge"][1]).abs().max() / out["bridge"][1].std()
+    return {"lean_equals_bridge_tokens": out["lean"][0] == out["bridge"][0], "lean_vs_bridge_logit_diff_over_spread": float(diff)}
 
 
 if __name__ == "__main__":

@@ -72,6 +72,21 @@ def plain_hf(model):
     return hf.to(model.device).eval()
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def dtype_arg(name: str) -> torch.dtype:
+    """`--dtype bfloat16` -> torch.bfloat16 (argparse type)."""
+    if name not in DTYPES:
+        raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, not {name!r}")
+    return DTYPES[name]
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name (`NVIDIA H200`) or `cpu`, for the result file."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
+
+
 def emit(result: dict) -> None:
     print(json.dumps(result, indent=2))
     sys.stdout.flush()

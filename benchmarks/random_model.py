@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--preset", choices=sorted(PRESETS), default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="dtype of the saved weights")
+    ap.add_argument("--device", default="cpu", help="where to initialise (cuda: seconds instead of a minute for 1B)")
     args = ap.parse_args(argv)
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -35,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         for k, v in PRESETS[args.preset].items():
             setattr(cfg, k, v)
     torch.manual_seed(args.seed)
-    model = AutoModelForCausalLM.from_config(cfg)
+    with torch.device(args.device):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=getattr(torch, args.dtype))
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)

@@ -23,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from benchmarks.common import emit
+from benchmarks.common import device_name, dtype_arg, emit
 
 
 def timeit_alternating(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, dict[str, float]]:
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--value", help="a trained value function folder (default: a seeded random one)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--dtype", type=dtype_arg, default="float32", help="float32, bfloat16 or float16")
     args = ap.parse_args(argv)
 
     from interp import generate, load_model
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     from methods.re_control.baselines import best_of_n
     from methods.re_control.data import load_task, raw_prompts, render_prompts
 
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=args.device, dtype=args.dtype)
     task = load_task("hh-rlhf")
     examples = task.test[: args.batch]
     prompts, raw = render_prompts(model, examples, chat=None), raw_prompts(examples)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
             fn(short)
         t = timeit_alternating(fns, args.repeat)
     result = {
-        "model": args.model, "device": str(model.device), "batch": args.batch, "new_tokens": args.new_tokens,
+        "model": args.model, "device": device_name(model.device), "dtype": str(args.dtype).replace("torch.", ""), "batch": args.batch, "new_tokens": args.new_tokens,
         "step_size": args.step_size, "n_steps": args.n_steps, "value_width": value.cfg.width, "value_depth": value.cfg.depth,
         "value": args.value or "random", "repeat": args.repeat, "torch_threads": torch.get_num_threads(),
         "plain_seconds": t["plain"]["wall"], "re_control_seconds": t["re_control"]["wall"],
