@@ -5,6 +5,8 @@ import json
 import time
 from pathlib import Path
 
+from methods.vas.defaults import DEFAULT_TOP_K
+
 from app.cli.options import add_chat, add_do_sample, chat_value
 
 DEFAULT_PROMPTS = "rt-polarity-prompts"
@@ -89,7 +91,8 @@ def register(sub) -> None:
     g.add_argument("--prompt", action="append", help="a prompt (repeatable; replaces --prompts)")
     g.add_argument("--value", action="append", required=True, metavar="PATH:BETA",
                    help="a value model (folder or `vas train` run) and its beta; repeat to compose estimators")
-    g.add_argument("--top-k", type=int, default=10, help="candidates scored per step (default 10)")
+    g.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+                   help=f"candidates scored per step (default {DEFAULT_TOP_K}, the reference implementation's)")
     g.add_argument("--drop-others", action="store_true", help="sample only among the top-k tokens")
     add_do_sample(g, default=True, earlier="--greedy")
     g.add_argument("--temperature", type=float, default=1.0)
@@ -103,7 +106,7 @@ def register(sub) -> None:
     e.add_argument("--reward", default="vader-sentiment")
     e.add_argument("--betas", default="1,2,4", help="comma-separated betas (default 1,2,4)")
     e.add_argument("--best-of", default="2,4,8,16", help="comma-separated N for Best-of-N ('' for none)")
-    e.add_argument("--top-k", type=int, default=10)
+    e.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     e.add_argument("--drop-others", action="store_true")
     e.add_argument("--temperature", type=float, default=1.0)
     e.add_argument("--no-coherence", action="store_true", help="skip the MiniLM coherence column")
@@ -116,7 +119,7 @@ def register(sub) -> None:
     c.add_argument("--rewards", required=True, help="the two rewards, comma-separated, e.g. vader-sentiment,neg:vader-sentiment")
     c.add_argument("--betas-1", default="0,2,4")
     c.add_argument("--betas-2", default="0,2,4")
-    c.add_argument("--top-k", type=int, default=10)
+    c.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     c.add_argument("--temperature", type=float, default=1.0)
     _run_dir(c, required=True, what="writes OUT/grid")
     c.set_defaults(func=run_grid)

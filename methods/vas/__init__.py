@@ -2,7 +2,7 @@
 
     from methods.vas import ValueModel, ValueConfig, Guide, VASProcessor
     value = ValueModel.load("runs/vas")                  # trained by `interp vas train --out runs/vas`
-    proc = VASProcessor(model, [Guide(value, beta=8.0)], top_k=10)
+    proc = VASProcessor(model, [Guide(value, beta=8.0)], top_k=20)
     out = interp.generate(model, prompts, processors=[proc], do_sample=True, seed=0)
 
 Pieces: a value model (backbone + scalar head, `value_model`), base-model rollouts scored by a

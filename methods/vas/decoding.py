@@ -26,6 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from methods.vas.defaults import DEFAULT_TOP_K
 from methods.vas.value_model import ValueModel
 
 
@@ -140,7 +141,7 @@ class VASProcessor:
     """
 
     def __init__(
-        self, base: Any, guides: Sequence[Guide] | Guide, top_k: int = 10, drop_others: bool = False, trace: bool = False
+        self, base: Any, guides: Sequence[Guide] | Guide, top_k: int = DEFAULT_TOP_K, drop_others: bool = False, trace: bool = False
     ):
         self.guides = [guides] if isinstance(guides, Guide) else list(guides)
         if not self.guides:

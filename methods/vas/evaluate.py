@@ -21,13 +21,14 @@ from torch import Tensor
 
 from interp.best_of import best_of_first_n
 from methods.vas.decoding import Guide, VASProcessor
+from methods.vas.defaults import DEFAULT_TOP_K
 
 
 @dataclass
 class EvalConfig:
     betas: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0])
     best_of: list[int] = field(default_factory=lambda: [2, 4, 8, 16])
-    top_k: int = 10
+    top_k: int = DEFAULT_TOP_K  # the reference's 20 (defaults.py)
     drop_others: bool = False
     max_new_tokens: int = 32
     do_sample: bool = True

@@ -24,6 +24,7 @@ from interp.io import read_json, write_json, write_jsonl
 from interp.pipeline import Context, Pipeline, register
 from interp.runs import Step, open_step
 from methods.vas.decoding import Guide, VASProcessor
+from methods.vas.defaults import DEFAULT_TOP_K
 from methods.vas.evaluate import EvalConfig, evaluate
 from interp.rewards import get_reward
 from methods.vas.rollouts import load_rollouts, reward_summary, sample_rollouts, save_rollouts
@@ -143,7 +144,7 @@ def generate(
     model: Any,
     prompts: Sequence[str],
     specs: Sequence[tuple[str, float]],
-    top_k: int = 10,
+    top_k: int = DEFAULT_TOP_K,
     drop_others: bool = False,
     reward_name: str | None = None,
     force: bool = False,
