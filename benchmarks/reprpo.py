@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 
 import torch
 
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
         dpo_seconds[name] = time_steps("dpo")  # DPO right before each variant: the ratio's own baseline
         seconds[name] = time_steps(name)
         ratios[name] = seconds[name] / dpo_seconds[name]
+        print(f"{name}: {seconds[name]:.3f} s/step, DPO {dpo_seconds[name]:.3f} s/step, ratio {ratios[name]:.3f}",
+              file=sys.stderr, flush=True)  # progress: a killed run still says what it measured
     dpo_all = list(dpo_seconds.values())
     result = {
         "model": args.model, "device": str(model.device), "threads": torch.get_num_threads(),
