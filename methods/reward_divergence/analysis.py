@@ -178,7 +178,7 @@ def features(ctx: Context) -> dict[str, Any]:
         from methods.reward_divergence.labeller import FeatureLabeller
 
         labeller = FeatureLabeller.from_env()
-    summaries, counts = [], {}
+    summaries, counts, counts_fdr = [], {}, {}
     for name in MODELS:
         tokenizer = ctx.model(name).tokenizer
         labels = label_texts(tokenizer, texts, cfg.valence, ctx.cfg.collect.max_length)
@@ -195,16 +195,18 @@ def features(ctx: Context) -> dict[str, Any]:
                 write_jsonl(ctx.step_dir / name / key / f"{size_name(e)}.jsonl", rows)
                 summaries.append({"model": name, "site": key, "layer": layer, "expansion": e, **summ})
                 counts.setdefault(name, {}).setdefault(key, {})[size_name(e)] = summ["n_reward_related"]
+                counts_fdr.setdefault(name, {}).setdefault(key, {})[size_name(e)] = summ["n_reward_related_fdr"]
     write_json(ctx.file("summary.json"), summaries)
-    return {"counts": counts, "summaries": summaries}
+    return {"counts": counts, "counts_fdr": counts_fdr, "fdr": cfg.fdr, "summaries": summaries}
 
 
 # --- probe --------------------------------------------------------------------------------
 def probe(ctx: Context) -> dict[str, Any]:
-    """A ridge probe from the tuned model's SAE features to token valence: how much reward it recovers."""
+    """Two probes from the tuned model's (and, for comparison, the base model's) SAE features: a ridge probe to token
+    valence, and the paper's probe to the signed code distance from a neutral counterpart (probe.py)."""
     from interp.sae import load_sae
     from methods.reward_divergence.features import token_table
-    from methods.reward_divergence.probe import run_probe
+    from methods.reward_divergence.probe import run_probe, run_triple_probe
     from methods.reward_divergence.valence import label_texts
 
     cfg = ctx.cfg.probe
@@ -212,7 +214,7 @@ def probe(ctx: Context) -> dict[str, Any]:
     layers = chosen_layers(ctx)
     keys = [mlp_out(layer).key for layer in layers]
     texts = collected_texts(ctx)["eval"]
-    results, words = {}, []
+    results, words, triple_words = {}, [], []
     for name in ("tuned", "base"):  # the tuned model is the point; the base model is the comparison
         tokenizer = ctx.model(name).tokenizer
         labels = label_texts(tokenizer, texts, ctx.cfg.features.valence, ctx.cfg.collect.max_length)
@@ -222,8 +224,19 @@ def probe(ctx: Context) -> dict[str, Any]:
         res = run_probe(saes, table, keys, cfg)
         words.extend({"model": name, **w} for w in res.pop("words"))
         results[name] = {**res, "expansion": expansion, "sites": keys}
+        if cfg.triple_max_texts:  # the paper's probe on the same held-out texts, split by word the same way
+            tri = run_triple_probe(ctx.model(name), saes, [mlp_out(layer) for layer in layers], texts, cfg)
+            triple_words.extend({"model": name, **w} for w in tri.pop("words"))
+            write_json(ctx.step_dir / name / "triple_pairs.json", tri.pop("pairs"))
+            results[name]["triple"] = tri
     write_jsonl(ctx.file("words.jsonl"), words)
+    if triple_words:
+        write_jsonl(ctx.file("triple_words.jsonl"), triple_words)
     write_json(ctx.file("results.json"), results)
     brief = {n: {k: r[k] for k in ("r2_test", "kendall_tau", "kendall_p", "n_test_words", "n_recovered", "alpha")}
              for n, r in results.items()}
+    for n, r in results.items():
+        if "triple" in r:
+            brief[n]["triple"] = {k: r["triple"][k] for k in ("r2_test", "kendall_tau", "kendall_p", "kendall_tau_target",
+                                                             "n_test_words", "n_pairs", "alpha")}
     return brief

@@ -65,10 +65,11 @@ def upstream(ctx) -> dict[str, Any]:
 
 
 def analysis_texts(seed: int) -> tuple[list[str], list[str]]:
-    """rt-polarity sentences: (training split, held-out split), each shuffled by seed (same split as the RLHF prompts)."""
-    from interp.data import rt_polarity, split
+    """rt-polarity sentences: (training split, held-out split) of the one split the RL prompts come from
+    (`texts.sentence_split`, a fixed seed), each part shuffled by `seed`."""
+    from methods.reward_divergence.texts import sentence_split
 
-    train, _, test = split(list(rt_polarity()), (0.9, 0.0, 0.1), seed=seed)
+    train, test = sentence_split()
     train_t, test_t = [s.text for s in train], [s.text for s in test]
     random.Random(seed + 7).shuffle(train_t)
     random.Random(seed + 8).shuffle(test_t)

@@ -120,6 +120,9 @@ class FeatureConfig:
     context_after: int = 2
     llm_labels: bool = False  # label reward-related features with an OpenAI-compatible endpoint (env vars)
     seed: int = 0
+    # false discovery rate for Benjamini-Hochberg across each dictionary's features (features.py, fdr.py); BH can only
+    # discover a feature when 1 / (1 + n_permutations) <= fdr / d_sae, so size n_permutations with the dictionary
+    fdr: float = 0.05
 
 
 @dataclass
@@ -130,6 +133,9 @@ class ProbeConfig:
     min_abs: float = 0.1  # a held-out word is recovered when the prediction has its sign and |pred| >= this
     max_tokens: int = 50000
     seed: int = 0
+    # the paper's probe (probe.run_triple_probe): held-out sentences cut after a valenced word, and the same prefix with
+    # a neutral word; target = sign(valence) x ||SAE codes(word) - SAE codes(neutral)||. 0 turns it off
+    triple_max_texts: int = 400
 
     def __post_init__(self) -> None:
         self.alphas = tuple(float(a) for a in self.alphas)
@@ -182,7 +188,7 @@ def cpu_smollm2() -> PipelineConfig:
         collect=CollectConfig(n_train_texts=6000, n_eval_texts=400, max_length=32, batch_size=16),
         saes=SAEStepConfig(k=64, lr=1e-3, batch_size=512, training_tokens=1_000_000, dead_feature_window=100,
                            ce_texts=16, mmcs_sims=2),
-        features=FeatureConfig(n_permutations=200, max_tokens=6000),
+        features=FeatureConfig(n_permutations=50_000, max_tokens=6000),
         probe=ProbeConfig(max_tokens=6000),
         device="cpu",
     )

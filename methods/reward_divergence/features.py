@@ -3,8 +3,10 @@
 For every feature: its Pearson correlation with the lexicon valence of the current token over
 held-out real tokens, a permutation test of that correlation (valences shuffled across
 tokens), and its top-activating contexts (tokens + activations). A feature is reward-related
-when |corr| >= threshold and the permutation p-value < p_value. The permutation test is only
-run for features over the threshold: the others cannot qualify whatever their p-value.
+when |corr| >= threshold and the permutation p-value < p_value (uncorrected, the earlier count), and
+reward-related at a false discovery rate `fdr` when Benjamini-Hochberg over all the dictionary's
+features rejects it (`fdr.py`). The permutation test is only run for features over the threshold: the
+others cannot qualify whatever their p-value, and enter BH with p = 1.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from methods.reward_divergence.config import FeatureConfig
+from methods.reward_divergence.fdr import bh_adjusted, resolvable
 from methods.reward_divergence.valence import TokenLabels
 
 
@@ -143,7 +146,10 @@ def token_display(tokenizer: Any, token_id: int) -> str:
 def classify_features(
     sae, table: TokenTable, site_key: str, cfg: FeatureConfig, tokenizer: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One row per feature (corr, p, reward_related, density, top contexts) and a summary."""
+    """One row per feature (corr, p, BH q, reward_related uncorrected and at the FDR, density, top contexts) and a
+    summary."""
+    if not 0 < cfg.fdr < 1:
+        raise ValueError(f"features.fdr must be in (0, 1), got {cfg.fdr}")
     f = feature_activations(sae, table.acts[site_key])
     v = torch.from_numpy(table.valence)
     corr = correlations(f, v)
@@ -152,12 +158,15 @@ def classify_features(
     if len(cand) and float(v.std()) > 0:
         p[cand] = permutation_pvalues(f[:, cand], v, corr[cand], cfg.n_permutations, cfg.seed)
     related = (corr.abs() >= cfg.corr_threshold) & (p < cfg.p_value)
+    q = torch.from_numpy(bh_adjusted(p.numpy()))
+    related_fdr = (corr.abs() >= cfg.corr_threshold) & (q <= cfg.fdr)
     density = (f > 0).float().mean(0)
     token_text = {int(t): token_display(tokenizer, int(t)) for t in np.unique(table.token_id)}
     rows = []
     for j in range(f.shape[1]):
         rows.append({
-            "feature": j, "corr": float(corr[j]), "p": float(p[j]), "reward_related": bool(related[j]),
+            "feature": j, "corr": float(corr[j]), "p": float(p[j]), "q": float(q[j]), "reward_related": bool(related[j]),
+            "reward_related_fdr": bool(related_fdr[j]),
             "density": float(density[j]), "max_act": float(f[:, j].max()),
             "top": top_contexts(table, f, j, cfg.top_contexts, cfg.context_before, cfg.context_after, token_text),
         })
@@ -166,6 +175,10 @@ def classify_features(
         "n_valenced_tokens": int((v != 0).sum()),
         "n_candidates": int(len(cand)), "n_reward_related": int(related.sum()),
         "n_positive": int((related & (corr > 0)).sum()), "n_negative": int((related & (corr < 0)).sum()),
+        "fdr": cfg.fdr, "n_reward_related_fdr": int(related_fdr.sum()),
+        "n_positive_fdr": int((related_fdr & (corr > 0)).sum()), "n_negative_fdr": int((related_fdr & (corr < 0)).sum()),
+        "n_permutations": cfg.n_permutations, "min_p": 1.0 / (1 + cfg.n_permutations),
+        "fdr_resolvable": resolvable(int(f.shape[1]), cfg.n_permutations, cfg.fdr),
         "max_abs_corr": float(corr.abs().max()) if len(corr) else 0.0,
         "dead_on_eval": int((density == 0).sum()),
     }

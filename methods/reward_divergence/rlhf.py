@@ -25,13 +25,15 @@ log = logging.getLogger(__name__)
 def prompt_splits(tokenizer: Any, cfg: RLHFConfig) -> tuple[list[str], list[str]]:
     """Training and held-out prompts: 2-9 token prefixes of rt-polarity sentences, split by sentence.
 
-    Sentences are shuffled (seeded) before prefixes are cut, so asking for n prompts tokenizes
-    only about n sentences.
+    The split is the one every step shares (`texts.sentence_split`, a fixed seed), so no held-out
+    analysis text is ever an RL training sentence, whatever the seeds. Sentences are shuffled (by
+    `cfg.seed`) before prefixes are cut, so asking for n prompts tokenizes only about n sentences.
     """
-    from interp.data import prefix_prompts, rt_polarity, split
+    from interp.data import prefix_prompts
 
-    sentences = list(rt_polarity())
-    train_s, _, test_s = split(sentences, (0.9, 0.0, 0.1), seed=cfg.seed)
+    from methods.reward_divergence.texts import sentence_split
+
+    train_s, test_s = sentence_split()
     rng = random.Random(cfg.seed)
     rng.shuffle(train_s)
     rng.shuffle(test_s)
