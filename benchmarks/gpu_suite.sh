@@ -4,7 +4,7 @@
 # That machine reaches no registry and has its own torch; `.device/` (git-ignored, carried) holds what it
 # lacks: wheels of transformer-lens and the versions of transformers/peft/trl/accelerate this project
 # locks, SmolLM2's tokenizer and config (`.device/smol`), and the two data files the benchmarks read
-# (`.device/data`). The model is a random-weight 1B Llama (Llama-3.2-1B shapes) made there, since real
+# (`.device/data`); `bash benchmarks/prepare_device.sh` fills it. The model is a random-weight 1B Llama (Llama-3.2-1B shapes) made there, since real
 # weights of that size cannot travel; timing depends on shapes, not values.
 set -uo pipefail
 OUT=${OUT:-/tmp/bench-out}
