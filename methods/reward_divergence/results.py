@@ -21,8 +21,10 @@ def result_from_run(run_dir: str | Path) -> dict[str, Any]:
     m = {s: read_json(run_dir / s / "metrics.json") for s in config}
     table: list[dict[str, Any]] = []
     rl = m["rlhf"]
-    table.append({"label": "held-out reward, tuned minus base",
-                  **{k: rl[k] for k in rl if isinstance(rl[k], (int, float)) and not isinstance(rl[k], bool)}})
+    table.append({"label": "held-out reward, tuned minus base", "n_prompts": rl.get("n_prompts"),
+                  **{f"base_{k}": v for k, v in rl["base_reward"].items()},
+                  **{f"tuned_{k}": v for k, v in rl["tuned_reward"].items()},
+                  **{f"diff_{k}": v for k, v in rl["tuned_minus_base"].items()}})
     sae_rows = {(r["model"], r["site"], float(r["expansion"])): r for r in read_json(run_dir / "saes" / "table.json")}
     for s in m["features"]["summaries"]:
         key = (s["model"], s["site"], float(s["expansion"]))
