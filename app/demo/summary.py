@@ -6,7 +6,9 @@ the caller reports that in the table instead of the row.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from statistics import NormalDist
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ class Row:
     low: float | None = None  # 95% interval, when the pipeline measured one
     high: float | None = None
     detail: str = ""
+    n: int | None = None  # paired sample behind the interval or the test
+    p: float | None = None  # a test's p-value, for rows judged by a test rather than an interval
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +52,38 @@ def interval(row: Row) -> str:
     return f"[{fmt(row.low, True)}, {fmt(row.high, True)}]" if has_interval(row) else ""
 
 
+Z95 = 1.959964
+
+
+def needed_size(n: int, z: float) -> int | None:
+    """Paired sample at which an effect now `z` standard errors from 0 would be `Z95` from it, if the effect
+    stayed as measured (the standard error shrinks as 1/sqrt(n)). None when there is no effect to size."""
+    if z < 0.05:
+        return None
+    return math.ceil(n * (Z95 / z) ** 2)
+
+
+def verdict(row: Row) -> str:
+    """Whether the row's effect is clear of 0, and if not, about what size would make it so."""
+    if has_interval(row) and isinstance(row.value, (int, float)):
+        if row.low > 0 or row.high < 0:
+            return "clear of 0"
+        half = (row.high - row.low) / 2
+        z = abs(row.value) / (half / Z95) if half > 0 else 0.0
+        what = "interval includes 0"
+    elif row.p is not None:
+        if row.p < 0.05:
+            return "p < 0.05"
+        z = NormalDist().inv_cdf(1 - min(max(row.p, 1e-12), 1.0) / 2)
+        what = f"p = {row.p:.2g}"
+    else:
+        return ""
+    need = needed_size(row.n, z) if row.n else None
+    if need is None:
+        return f"{what}: no effect at this size" if row.n else what
+    return f"{what}: ~{need} pairs would show it at this effect (n = {row.n})"
+
+
 def _read(root: Path, rel: str) -> Any:
     return read_json(root / rel)
 
@@ -65,7 +101,7 @@ def re_control_rows(root: Path, title: str) -> list[Row]:
     base, ctl = m["table"][0], m["table"][-1]  # the pipeline puts base greedy first and RE-Control last
     rows = [Row(title, f"reward gain over base greedy ({m['reward']}, {d['n']} test prompts)", d["difference"],
                 f"{rel}:re_control_minus_base.difference", d["low"], d["high"],
-                f"base {base['reward']:.3f} -> {ctl['reward']:.3f}")]
+                f"base {base['reward']:.3f} -> {ctl['reward']:.3f}", n=d.get("n"))]
     rows.append(_value_row(root, title, "re_control/train-value/metrics.json", "val_spearman",
                            "value function: validation Spearman(V(s_T), reward)", "trajectories"))
     return rows
@@ -81,7 +117,7 @@ def vas_rows(root: Path, title: str) -> list[Row]:
             continue
         rows.append(Row(title, f"reward gain at beta={r['beta']:g} over base sampling ({t['reward']})", r["delta"],
                         f"{rel}:rows[{i}].delta", r["delta_low"], r["delta_high"],
-                        f"base {base['reward']:.3f} -> {r['reward']:.3f}"))
+                        f"base {base['reward']:.3f} -> {r['reward']:.3f}", n=r.get("n")))
     rows.append(_value_row(root, title, "vas/train/metrics.json", "val_spearman_end",
                            "value model: validation Spearman(V at last token, reward)", "rollouts"))
     return rows
@@ -98,7 +134,8 @@ def reprpo_rows(root: Path, title: str) -> list[Row]:
         rows.append(Row(title, f"{m['method']} preference accuracy adapter/base, {name}", m[f"{split}.ratio_mean"],
                         f"{rel}:{split}.ratio_mean",
                         detail=f"{m[f'{split}.base_accuracy_mean']:.3f} -> {m[f'{split}.adapter_accuracy_mean']:.3f}, "
-                               f"sign test p={m[f'{split}.p_sign_test_mean']:.2g}, n={m[f'{split}.n_scored']}"))
+                               f"sign test p={m[f'{split}.p_sign_test_mean']:.2g}, n={m[f'{split}.n_scored']}",
+                        n=m[f"{split}.n_scored"], p=m[f"{split}.p_sign_test_mean"]))
     return rows
 
 
@@ -110,7 +147,7 @@ def divergence_rows(root: Path, title: str) -> list[Row]:
     d = m["tuned_minus_base"]
     rows.append(Row(title, f"RL-tuned minus base reward ({reward}, {m['n_prompts']} held-out prompts)", d["mean"],
                     f"{rel}:tuned_minus_base.mean", d["low"], d["high"],
-                    f"base {m['base_reward']['mean']:.3f} -> {m['tuned_reward']['mean']:.3f}"))
+                    f"base {m['base_reward']['mean']:.3f} -> {m['tuned_reward']['mean']:.3f}", n=m["n_prompts"]))
     rel = "divergence/divergence/metrics.json"
     m = _read(root, rel)
     layers = m["layers"]
@@ -160,5 +197,6 @@ def render(rows: list[Row]) -> str:
     from interp.text_table import table
 
     return table([{"pipeline": r.pipeline, "measured effect": r.effect, "value": value_text(r),
-                   "95% interval": interval(r), "detail": r.detail, "from": r.source.partition(":")[0]}
+                   "95% interval": interval(r), "shows an effect?": verdict(r), "detail": r.detail,
+                   "from": r.source.partition(":")[0]}
                   for r in rows])
