@@ -57,6 +57,8 @@ def result_from_run(run_dir: str | Path, others: list[str | Path] = (), notes: d
     directories trained on the same trajectories, whose value functions get a row each; `notes`: extra
     measurements to keep with the record."""
     run_dir = Path(run_dir)
+    if (run_dir / "transfer" / "metrics.json").exists():
+        return _transfer_record(run_dir)
     config = step_configs(run_dir, ["collect", "label", "train-value", "evaluate"])
     metrics = read_json(run_dir / "evaluate" / "metrics.json")
     rows = metrics["table"]
@@ -109,4 +111,19 @@ def result_from_run(run_dir: str | Path, others: list[str | Path] = (), notes: d
     value = read_json(run_dir / "train-value" / "metrics.json")
     notes["value_function"] = {k: value[k] for k in ("val_spearman", "val_spearman_first_state", "best_epoch",
                                                       "n_train", "n_val") if k in value}
+    return result_record(METHOD, run_dir, config, data, table, notes)
+
+
+def _transfer_record(run_dir: Path) -> dict[str, Any]:
+    """A transfer check (transfer.py): base and RE-Control on prompts nothing was chosen on."""
+    config = step_configs(run_dir, ["transfer"])
+    m = read_json(run_dir / "transfer" / "metrics.json")
+    base = m["table"][0]
+    cfg = config["transfer"]
+    table = [{"label": "transfer: base (greedy)", **base},
+             {"label": f"transfer: RE-Control ({cfg['step_size']:g} x {cfg['n_steps']})", **m["table"][1],
+              **_changes(m["table"][1], base)}]
+    data = {"prompt_ids": m["ids"], "prompts": cfg["prompts"], "seed": cfg["seed"]}
+    notes = {"re_control_minus_base": m["re_control_minus_base"], "value_function": {
+        k: m["value_function"][k] for k in ("val_spearman", "val_spearman_first_state", "best_epoch") if k in m["value_function"]}}
     return result_record(METHOD, run_dir, config, data, table, notes)

@@ -106,3 +106,32 @@ def test_a_small_preregistered_run_end_to_end(stories, tmp_path):
     assert {"validation: standardised state, 0.5 x 5", "validation: raw state, 0.5 x 5"} <= set(labels)
     assert sum(r.get("chosen", False) for r in record["table"]) == 1
     assert "safetensors" not in json.dumps(record)
+
+
+def test_transfer_check_applies_the_chosen_setting_to_new_prompts_untouched(stories, tmp_path):
+    """The value function and setting of a run, read from its result file, on advanced-ai-risk questions."""
+    import json
+
+    from interp.results import read_result
+    from methods.re_control import transfer
+    from methods.re_control.pipeline import run_all
+
+    run = tmp_path / "run"
+    cfg = REControlConfig(model="stories260k", dataset="rt-polarity-prompts", reward="vader-sentiment", n_train=16,
+                          max_new_tokens=5, batch_size=32, device="cpu", epochs=2, baselines=False, tradeoff=False)
+    run_all(cfg, run, model=stories, progress=False)
+    setting = tmp_path / "setting.json"
+    setting.write_text(json.dumps({"notes": {"control_selection": {"step_size": 0.5, "n_steps": 3, "value": "this run"}}}))
+    qs = transfer.advanced_ai_risk(6, seed=1)
+    assert len({q["id"] for q in qs}) == 6 and all(q["text"] for q in qs)
+    m = transfer.transfer_check(run, setting, transfer.ADVANCED_AI_RISK, 6, tmp_path / "tr", seed=1, n_boot=100)
+    assert m["ids"] == [q["id"] for q in qs] and len(m["table"]) == 2 and "minus_base" in m["table"][1]
+    from app.cli import main
+
+    assert main(["results", "write", str(tmp_path / "tr"), "--pipeline", "re-control", "--out",
+                 str(tmp_path / "tr.json")]) == 0
+    rec = read_result(tmp_path / "tr.json")
+    assert [r["label"] for r in rec["table"]] == ["transfer: base (greedy)", "transfer: RE-Control (0.5 x 3)"]
+    assert rec["data"]["prompt_ids"] == m["ids"]
+    with pytest.raises(ValueError, match="unknown transfer prompt set"):
+        transfer.transfer_check(run, setting, "gsm8k", 6, tmp_path / "tr2")
