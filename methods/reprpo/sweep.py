@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 
-def run_one(config: dict, run_dir: str) -> None:
+def run_one(config: dict, run_dir: str, threads: int = 1) -> None:
     """Train and evaluate one configuration (in this process)."""
     import torch
 
@@ -28,7 +28,7 @@ def run_one(config: dict, run_dir: str) -> None:
     from methods.reprpo.config import ReprPOConfig
     from methods.reprpo.pipeline import PIPELINE
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     run(PIPELINE, ReprPOConfig.from_dict(config), run_dir, progress=True)
 
 
@@ -37,13 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("plan", nargs="?")
     ap.add_argument("--runs", default="runs/sweep", help="folder of the run directories")
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--start-by", type=float, default=float("inf"), help="seconds: start no run after this")
     ap.add_argument("--deadline", type=float, default=float("inf"), help="seconds: stop every run still going")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: a JSON config to run here
     ap.add_argument("--run-dir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        run_one(json.loads(args.one), args.run_dir)
+        run_one(json.loads(args.one), args.run_dir, args.threads)
         return 0
     if not args.plan:
         ap.error("give a plan file")
@@ -54,14 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     going: dict[str, tuple[subprocess.Popen, object, float]] = {}
     status: dict[str, dict] = {}
     t0 = time.monotonic()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
     while todo or going:
         now = time.monotonic() - t0
         while todo and len(going) < args.workers and now < args.start_by:
             job = todo.pop(0)
             log = open(runs / f"{job['run']}.log", "w")  # noqa: SIM115 - closed when the run ends
             cmd = [sys.executable, "-m", "methods.reprpo.sweep", "--one", json.dumps(job["config"]),
-                   "--run-dir", str(runs / job["run"])]
+                   "--run-dir", str(runs / job["run"]), "--threads", str(args.threads)]
             going[job["run"]] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, now)
         if todo and now >= args.start_by:
             for job in todo:
