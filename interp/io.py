@@ -79,32 +79,134 @@ def write_jsonl(path: str | os.PathLike, rows: list[dict]) -> None:
     write_text(path, "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
 
 
-def read_json(path: str | os.PathLike) -> Any:
+class UnreadableFile(ValueError):
+    """A run file that is not a regular file, is too large, too deeply nested, or of the wrong JSON type."""
+
+
+MAX_DEPTH = 100  # nesting of a JSON value; run files nest a few levels
+KINDS = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+         type(None): "null"}
+
+
+def read_regular(path: str | os.PathLike, max_bytes: int | None = None) -> bytes:
+    """The bytes of `path` if it is a regular file (a symlink to one is fine) of at most `max_bytes`.
+
+    Opened without blocking and checked on the open descriptor: a FIFO, a device (/dev/zero) or a
+    directory is refused at once instead of hanging or filling memory."""
+    import stat
+
     path = Path(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a file")
+            raise UnreadableFile(f"{path} is {kind}, not a regular file; replace it with the file the step writes "
+                                 "(re-run the step with --force)")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise UnreadableFile(f"{path} holds {st.st_size:,} bytes, more than the {max_bytes:,} a run file may; "
+                                 "re-run the step that writes it with --force")
+        chunks, left = [], (max_bytes + 1 if max_bytes is not None else -1)
+        while left != 0:
+            chunk = os.read(fd, 1 << 20 if left < 0 else min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left = left - len(chunk) if left > 0 else left
+        data = b"".join(chunks)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise UnreadableFile(f"{path} is larger than the {max_bytes:,} bytes a run file may hold")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _depth(text: str, exact: bool = False) -> int:
+    """How deeply JSON containers nest in `text`, from its brackets (no parsing, no recursion): an upper bound
+    counting brackets inside strings too, or with `exact` only those outside strings (slower)."""
+    import re
+
+    import numpy as np
+
+    if exact:
+        text = re.sub(r"[^\[\]{}]", "", re.sub(r'"(?:[^"\\]|\\.)*"', "", text))
+    a = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    steps = ((a == ord("[")) | (a == ord("{"))).astype(np.int32) - ((a == ord("]")) | (a == ord("}")))
+    return int(np.cumsum(steps).max()) if len(steps) else 0
+
+
+def parse_json(text: str, where: str, expect: type | None = None, max_depth: int = MAX_DEPTH) -> Any:
+    """`json.loads` that refuses (UnreadableFile or ValueError) nesting deeper than `max_depth` and a top-level
+    value that is not of type `expect`, instead of a RecursionError or a wrong-type error later on."""
+    if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth and _depth(text, exact=True) > max_depth:
+        raise UnreadableFile(f"{where} nests JSON values more than {max_depth} levels deep; re-run the step that "
+                             "writes it with --force")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise UnreadableFile(f"{where} nests JSON values too deeply to read (more than {max_depth} levels); "
+                             "re-run the step that writes it with --force") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); delete it or re-run the step that writes it") from e
+        raise ValueError(f"{where} is not valid JSON ({e}); delete it or re-run the step that writes it") from e
+    if expect is not None and not isinstance(value, expect):
+        raise UnreadableFile(f"{where} holds {KINDS.get(type(value), type(value).__name__)}, not "
+                             f"{KINDS.get(expect, expect.__name__)}; re-run the step that writes it with --force")
+    return value
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
+def _text(path: Path, max_bytes: int | None) -> str:
+    try:
+        return read_regular(path, max_bytes).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}); delete it or re-run the step "
+                         "that writes it") from None
+
+
+def read_json(path: str | os.PathLike, expect: type | None = None, max_bytes: int | None = None) -> Any:
+    """A JSON file: regular files only, nesting at most MAX_DEPTH, optionally of type `expect` and at most
+    `max_bytes`; a ValueError (UnreadableFile) says what is wrong and what to do."""
+    path = Path(path)
+    return parse_json(_text(path, max_bytes), str(path), expect)
+
+
+def read_jsonl(path: str | os.PathLike, max_bytes: int | None = None) -> list[dict]:
     path = Path(path)
     rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for i, line in enumerate(_text(path, max_bytes).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}, line {i}: not valid JSON ({e})") from e
+            rows.append(parse_json(line, f"{path}, line {i}"))
+        except UnreadableFile:
+            raise
+        except ValueError as e:
+            raise ValueError(f"{path}, line {i}: not valid JSON ({e.__cause__ or e})") from e
     return rows
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Save tensors as safetensors, atomically (contiguous CPU copies, as safetensors requires)."""
+    from safetensors import SafetensorError
+
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as e:  # safetensors reports the OS's write errors as its own exception
+            if "I/O error" not in str(e):
+                raise
+            raise disk_error(path, str(e)) from None
+
+
+def disk_error(path: str | os.PathLike, detail: str) -> OSError:
+    """The OSError for a write that failed in the OS (a full disk: what to do next)."""
+    import errno
+
+    if "os error 28" in detail or "No space left" in detail:
+        return OSError(errno.ENOSPC, f"no space left on the device while writing {path}. Free some space, then run "
+                                     "the same command again: finished steps are kept and long steps resume")
+    return OSError(f"could not write {path} ({detail})")
 
 
 class WeightsRefused(ValueError):
@@ -160,6 +262,8 @@ def _not_safetensors(path: str | os.PathLike, error: Exception) -> str:
                 "pickle can run arbitrary code")
     elif not head:
         what = "it is empty (an interrupted write?)"
+    elif "not fully covered" in str(error) or "incomplete" in str(error).lower():
+        what = "it is truncated (an interrupted write, copy or download?)"
     else:
         what = "it is damaged or in another format"
     return (f"{path} is not a valid safetensors file ({error}): {what}. interp loads weights only from safetensors "

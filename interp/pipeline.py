@@ -17,7 +17,7 @@ The protocol owns everything around a step, so no method writes it again:
 - opening `runs/<run>/<step>/` through `interp.runs.open_step` (config.json records the pipeline's
   name, the project version and package versions), skipping it when finished with the same
   config, refusing a changed config by naming the settings that changed (`force` redoes it);
-- one writer per run: a lock file in the run directory, held while steps run;
+- one writer per run: the run's writer lock (`interp.runs.writing`), held while steps run;
 - the barrier between processes: a step runs on the main process only (the others wait), or on
   every process when declared `all_processes=True` (training under `accelerate launch`);
 - one lazy model context (`ctx.model()`), shared by the steps of one invocation.
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from interp.runs import Step, safe_name
+from interp.runs import LOCK_FILE, RunBusy, Step, safe_name, writing  # noqa: F401 - LOCK_FILE re-exported
 
 StepFn = Callable[["Context"], dict[str, Any]]
 ENTRY_POINT_GROUP = "interp.pipelines"
@@ -191,43 +191,22 @@ def project_version() -> str:
     return installed_versions(("interp",))["interp"]
 
 
-LOCK_FILE = ".writer.json"  # in a run directory: locked (flock) by the process that writes the run
-_LOCK_NOTE = {"about": "interp holds an exclusive flock on this file while a process writes this run; "
-                       "its content never changes"}
+class RunLocked(PipelineError, RunBusy):
+    """The run is being written by another process (the message names its pid and command)."""
 
 
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold `run_dir/.writer.json` exclusively (flock) while steps run: a second writer is refused at once,
-    never mixed in. The file stays and never changes (nothing written before is touched by a refused
-    attempt), so it is never unlinked under a waiter.
-
-    Only the main process of a multi-process job takes it (the others write under its hold)."""
-    import fcntl
-
-    from interp.distributed import is_main
-
-    if not is_main():
-        yield
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_FILE
-    try:  # created in place, never renamed over: every writer must flock the same file
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps(_LOCK_NOTE))
-    except FileExistsError:
-        pass
-    with open(path, "rb") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PipelineError(f"run {run_dir} is being written by another process (it holds {path}); wait for "
-                                "it to finish, or use another run name") from None
-        try:
+    """Hold the run's writer lock (`interp.runs.writing`, on runs/<run>/.writer.json) while steps run: a second
+    writer is refused at once, naming the first, never mixed in; a lock left by a process that died is taken
+    over. Re-entrant in a process; only the main process of a multi-process job takes it."""
+    try:
+        with writing(run_dir):
             yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    except RunBusy as e:
+        if isinstance(e, PipelineError):
+            raise
+        raise RunLocked(str(e)) from None
 
 
 def step_config(pipeline: Pipeline, spec: StepSpec, ctx: Context) -> dict[str, Any]:

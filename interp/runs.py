@@ -4,15 +4,25 @@ Every pipeline step writes into `runs/<name>/<step>/`: `config.json` (every sett
 model spec, package versions), its artifacts, and `metrics.json` last, as the mark that the
 step finished. A step whose `metrics.json` exists and whose config matches is skipped;
 a different config is refused unless `force=True`.
+
+A run directory has one writer at a time (`writing`): the writing process holds an exclusive
+flock on `<run>/.writer.json`, so a second writer is refused at once, naming the first one's pid
+and command. The kernel drops the lock when its process exits or dies, so the lock of a crashed
+writer is simply taken by the next one. Readers (the explorer, `show` commands) never lock.
+Runs do not nest: a run inside another run's step (or a step that is another run) is refused.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from interp.io import read_json, write_json
 from interp.redact import SECRET_NAME, redact_obj
@@ -24,6 +34,138 @@ METADATA = ("versions", "pipeline", "interp_version")
 
 class RunConfigMismatch(RuntimeError):
     """A run directory already holds a step made with another configuration."""
+
+
+class RunBusy(RuntimeError):
+    """Another process is writing this run directory (it holds the run's writer lock)."""
+
+
+class NestedRun(ValueError):
+    """A run directory that lies inside another run's step, or whose step is another run."""
+
+
+LOCK_FILE = ".writer.json"  # in a run directory: flocked by the process that writes the run
+_IDLE = {"about": "interp holds an exclusive flock on this file while a process writes this run; `writer` "
+                  "names that process (null: no writer now)", "writer": None}
+_HELD: dict[str, list[Any]] = {}  # real path of a run directory -> [open lock file, depth], in this process
+
+
+def _lock_key(run_dir: Path) -> str:
+    return os.path.realpath(run_dir)
+
+
+def holds_lock(run_dir: str | Path) -> bool:
+    """Whether this process holds `run_dir`'s writer lock."""
+    return _lock_key(Path(run_dir)) in _HELD
+
+
+def _this_writer() -> dict[str, Any]:
+    from interp.redact import redact
+
+    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
+    return {"pid": os.getpid(), "command": redact(" ".join(argv)), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _write_in_place(fd: int, data: dict[str, Any]) -> None:
+    """Rewrite the lock file through the locked descriptor (never renamed over: every writer must flock one file)."""
+    raw = (json.dumps(data) + "\n").encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, raw, 0)
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
+    """Who holds the lock, as it wrote itself into the file (None while it has not written yet)."""
+    for _ in range(20):  # the holder writes right after taking the lock: give it a moment
+        try:
+            info = json.loads(path.read_text(encoding="utf-8")).get("writer")
+        except (OSError, ValueError, AttributeError):
+            info = None
+        if isinstance(info, dict) and "pid" in info:
+            return info
+        time.sleep(0.05)
+    return None
+
+
+@contextmanager
+def writing(run_dir: str | Path) -> Iterator[Path]:
+    """Hold `run_dir`'s writer lock while the body writes it; a second writer is refused at once (RunBusy).
+
+    Re-entrant within a process (a pipeline step that runs another step of the same run). Only the
+    main process of a multi-process job takes it; the others write under its hold. A refused attempt
+    writes nothing: the lock file is created once and, between writers, always holds the same text."""
+    import fcntl
+
+    from interp.distributed import is_main
+
+    run_dir = Path(run_dir)
+    key = _lock_key(run_dir)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield run_dir
+        finally:
+            _HELD[key][1] -= 1
+        return
+    if not is_main():
+        yield run_dir
+        return
+    check_not_nested(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        _write_in_place(fd, _IDLE)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = _holder(path)
+        who = (f"pid {holder['pid']} ({holder.get('command', '?')}, since {holder.get('since', '?')})"
+               if holder else "another process")
+        raise RunBusy(f"run {run_dir} is being written by {who}; wait for it to finish (or stop it), or use another "
+                      "run name. Reading the run (interp app, show) needs no wait") from None
+    _HELD[key] = [fd, 1]
+    try:
+        _write_in_place(fd, {**_IDLE, "writer": _this_writer()})
+        yield run_dir
+    finally:
+        del _HELD[key]
+        try:
+            _write_in_place(fd, _IDLE)
+        except OSError:  # a full disk: the stale name is harmless, the lock goes with the descriptor
+            pass
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _is_step_dir(path: Path) -> bool:
+    """A step directory: it holds a config.json that `open_step` wrote (it records package versions),
+    or one next to its run's lock file. A saved model's config.json inside a step is neither."""
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        return False
+    if (path.parent / LOCK_FILE).is_file():
+        return True
+    try:
+        data = read_json(cfg)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "versions" in data
+
+
+def check_not_nested(run_dir: str | Path) -> None:
+    """Refuse a run directory that lies inside another run's step (a --force there would delete it, or
+    it would delete the step's files): NestedRun names the step."""
+    run_dir = Path(run_dir)
+    here = Path(os.path.abspath(run_dir))
+    for parent in (here, *here.parents):
+        if _is_step_dir(parent):
+            raise NestedRun(f"run {run_dir} would lie inside {parent}, a step of the run {parent.parent}; runs do "
+                            "not nest inside steps: choose a run name outside it (e.g. a sibling of that run)")
 
 
 def safe_name(name: str, what: str = "run name") -> str:
@@ -116,22 +258,28 @@ def open_step(run_dir: str | Path, step: str, config: dict[str, Any], force: boo
     path = Path(run_dir) / step
     config = json.loads(json.dumps(scrub_secrets(config), default=str))
     cfg_file = path / "config.json"
-    if cfg_file.exists():
-        old = read_json(cfg_file)
-        same = _settings(old) == _settings(config)
-        if not same and _only_config(path):
-            cfg_file.unlink()  # an attempt that failed before writing anything (bad input): nothing to keep
-        elif not same:
-            if not force:
-                changed = _changed(_settings(old), _settings(config))
-                raise RunConfigMismatch(
-                    f"{path} was written with another config (differs in: {', '.join(changed)}); "
-                    "use another run name, or pass --force to redo this step"
-                )
-            shutil.rmtree(path)
-        elif force:
-            shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    if not cfg_file.exists():
-        write_json(cfg_file, {**config, "versions": package_versions()})
+    # under the run's writer lock (held by the caller for the whole run, or here while the step is opened):
+    # a step holding only its config.json is then one whose writer is gone, never one being written
+    with writing(run_dir):
+        if (path / LOCK_FILE).exists() or any(_is_step_dir(p) for p in (path.iterdir() if path.is_dir() else ())):
+            raise NestedRun(f"{path} is another run's directory, not a step of {run_dir}; use another run name "
+                            "(runs do not nest inside steps)")
+        if cfg_file.exists():
+            old = read_json(cfg_file)
+            same = _settings(old) == _settings(config)
+            if not same and _only_config(path):
+                cfg_file.unlink()  # an attempt that failed before writing anything (bad input): nothing to keep
+            elif not same:
+                if not force:
+                    changed = _changed(_settings(old), _settings(config))
+                    raise RunConfigMismatch(
+                        f"{path} was written with another config (differs in: {', '.join(changed)}); "
+                        "use another run name, or pass --force to redo this step"
+                    )
+                shutil.rmtree(path)
+            elif force:
+                shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if not cfg_file.exists():
+            write_json(cfg_file, {**config, "versions": package_versions()})
     return Step(path=path, config=config)

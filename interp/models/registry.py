@@ -175,10 +175,16 @@ def hf_from_pretrained(auto_class, folder: Path, **kwargs):
     weights_only torch.load; a pickle holding anything but tensors is refused with a clear error."""
     import pickle
 
-    from interp.io import WeightsRefused
+    from safetensors import SafetensorError
+
+    from interp.io import WeightsRefused, check_safetensors
 
     try:
         return auto_class.from_pretrained(folder, use_safetensors=_has_safetensors(folder), **kwargs)
+    except SafetensorError as e:  # a truncated or damaged weights file: name it (its header check says which)
+        for f in sorted(Path(folder).glob("*.safetensors")):
+            check_safetensors(f)
+        raise WeightsRefused(f"the weights in {folder} could not be read ({e}); fetch or convert the model again") from None
     except pickle.UnpicklingError:
         raise WeightsRefused(
             f"refused to load the weights in {folder}: they are a pickle (.bin/.pt) holding objects other than "

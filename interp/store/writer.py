@@ -191,25 +191,40 @@ class StoreWriter:
         """Write the buffer as shards of `shard_rows`..`2*shard_rows - 1` rows, then the manifest once.
 
         Shards written before the manifest are strays until it lands, so a crash here loses
-        only the buffered appends, which the caller redoes from `items_done`.
+        only the buffered appends, which the caller redoes from `items_done`. A flush that fails
+        (a full disk) leaves the committed store as it was, drops the buffer (its items are not
+        counted done, so a re-run redoes them) and closes the writer, so nothing flushes twice.
         """
-        if self._buf_rows:
-            data = {k: torch.cat([b[k] for b in self._buf]) for k in self._buf[0]}
-            start, total = 0, self._buf_rows
+        shards = len(self.manifest.shards)
+        try:
+            if self._buf_rows:
+                data = {k: torch.cat([b[k] for b in self._buf]) for k in self._buf[0]}
+                start, total = 0, self._buf_rows
+                self._buf.clear()  # the concatenated copy holds the rows now: memory stays one buffer
+                while start < total:
+                    left = total - start
+                    take = left if left < 2 * self.shard_rows else self.shard_rows
+                    name = shard_name(self.manifest.rank, len(self.manifest.shards))
+                    part = {k: v[start:start + take] for k, v in data.items()}
+                    save_tensors(self.path / name, part, metadata={"rows": str(take), "rank": str(self.manifest.rank)})
+                    self.manifest.shards.append(ShardInfo(file=name, rows=take))
+                    start += take
+                del data
+            items = self._buf_items
+            self.manifest.items_done += items
+            self.manifest.complete = False  # more rows after a finished run reopen it until close()
+            try:
+                self.manifest.save(self.path)
+            except BaseException:
+                self.manifest.items_done -= items
+                raise
+        except BaseException:
+            del self.manifest.shards[shards:]  # written but never listed: strays, removed when the store reopens
             self._buf.clear()
-            while start < total:
-                left = total - start
-                take = left if left < 2 * self.shard_rows else self.shard_rows
-                name = shard_name(self.manifest.rank, len(self.manifest.shards))
-                part = {k: v[start:start + take] for k, v in data.items()}
-                save_tensors(self.path / name, part, metadata={"rows": str(take), "rank": str(self.manifest.rank)})
-                self.manifest.shards.append(ShardInfo(file=name, rows=take))
-                start += take
-            del data
-        self.manifest.items_done += self._buf_items
-        self.manifest.complete = False  # more rows after a finished run reopen it until close()
+            self._buf_rows = self._buf_items = 0
+            self._closed = True
+            raise
         self._buf_rows = self._buf_items = 0
-        self.manifest.save(self.path)
 
     def close(self, complete: bool = True) -> None:
         """Commit the buffer; `complete=True` marks this rank's series finished in its manifest."""

@@ -80,10 +80,27 @@ def test_metadata_is_not_a_setting(tmp_path):
 
 
 def test_one_writer_per_run(tmp_path):
+    """A second process is refused while the first holds the run (naming its pid); the lock goes with the process."""
+    import os
+
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the first writer
+        try:
+            with run_lock(tmp_path):
+                os.write(ready_w, b"1")
+                os.read(go_r, 1)
+        finally:
+            os._exit(0)
+    assert os.read(ready_r, 1) == b"1"
     calls = []
-    with run_lock(tmp_path):
-        with pytest.raises(PipelineError, match=r"being written by another process"):
+    try:
+        with pytest.raises(PipelineError, match=rf"being written by pid {pid} "):
             run(make(calls), Cfg(), tmp_path)
+    finally:
+        os.write(go_w, b"1")
+        os.waitpid(pid, 0)
     assert calls == []
     run(make(calls), Cfg(), tmp_path)  # released: the next writer goes ahead
     assert calls == ["first", "second"]
