@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from app.cli.options import add_chat, chat_value
+from app.cli.options import add_chat, chat_value, count
 
 
 def register(sub) -> None:
@@ -14,14 +14,21 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="store directory (resumed if it holds the same collection)")
     p.add_argument("--pool", choices=["token", "mean", "last"], default="token",
                    help="one row per real token (default), or one pooled row per prompt")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--max-length", type=int, default=None, help="truncate prompts to this many tokens")
+    p.add_argument("--batch-size", type=count, default=16)
+    p.add_argument("--max-length", type=count, default=None, help="truncate prompts to this many tokens")
     add_chat(p, const="yes")
     p.add_argument("--force", action="store_true", help="discard an existing store at --out")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from interp.runs import writing
+
+    with writing(args.out):  # one writer per store: a second `capture --out` is refused at once
+        return _capture(args)
+
+
+def _capture(args) -> int:
     from interp.data.prompt_files import read_prompts
     from interp import DEFAULT_MODEL, load_model, parse_site
     from interp.store import collect

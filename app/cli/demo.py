@@ -8,10 +8,15 @@ pipeline that fails is reported in the table with its error; the others still ru
 """
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
+
+from interp.redact import redact
+
+from app.cli.options import count, port
 
 
 def register(sub) -> None:
@@ -25,10 +30,10 @@ def register(sub) -> None:
     p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(METHODS)} (and of any "
                    "registered pipeline with a demo config)")
     p.add_argument("--force", action="store_true", help="redo finished steps instead of reusing them")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core that the load "
+    p.add_argument("--threads", type=count, default=None, help="torch threads (default: one per core that the load "
                    "average leaves free, at least 1)")
     p.add_argument("--serve", action="store_true", help="then serve the explorer on the demo's runs")
-    p.add_argument("--port", type=int, default=8501, help="explorer port with --serve (default 8501)")
+    p.add_argument("--port", type=port, default=8501, help="explorer port with --serve (default 8501)")
     p.set_defaults(func=run)
 
 
@@ -69,6 +74,7 @@ def run(args) -> int:
     from app.demo.summary import render
     from interp import DEFAULT_MODEL
     from interp.io import write_json
+    from interp.redact import redact_obj
 
     spec = args.model or DEFAULT_MODEL
     methods = chosen_methods(args.only)
@@ -83,8 +89,8 @@ def run(args) -> int:
         status = run_pipelines(plan, root, methods, args.force)
     rows = summary_rows(root, status)
     total = time.perf_counter() - start
-    write_json(root / "summary.json", {"model": spec, "profile": plan.profile, "seconds": total,
-                                       "pipelines": status, "rows": [r.as_dict() for r in rows]})
+    write_json(root / "summary.json", redact_obj({"model": spec, "profile": plan.profile, "seconds": total,
+                                                  "pipelines": status, "rows": [r.as_dict() for r in rows]}))
 
     print(f"\nMeasured effects on {spec} ({plan.profile} demo settings; every number is read from the file named "
           f"in the last column, under {root}/):\n")
@@ -124,8 +130,9 @@ def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str
         try:
             runner(plan, run_dir, model, force, True)
         except Exception as e:  # noqa: BLE001 -- one pipeline's failure must not lose the others' results
-            traceback.print_exc()
-            error = f"{type(e).__name__}: {e}"
+            # an error's text may quote a credential (an endpoint's reply, a URL with a key): masked, as the CLI does
+            print(redact(traceback.format_exc()), file=sys.stderr, end="", flush=True)
+            error = redact(f"{type(e).__name__}: {e}")
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         reused = [] if force else sorted(before & finished_steps(run_dir))
         status[name] = {"ok": error is None, "error": error, "seconds": seconds, "cpu_seconds": cpu,
@@ -151,7 +158,7 @@ def summary_rows(root: Path, status: dict[str, dict]) -> list:
             rows.extend(reader(root, heading))
         except Exception as e:  # noqa: BLE001 -- reported as the pipeline's row
             rows.append(Row(heading, "FAILED to read its results", "-", f"{name}/",
-                            detail=_short(f"{type(e).__name__}: {e}")))
+                            detail=_short(redact(f"{type(e).__name__}: {e}"))))
     return rows
 
 

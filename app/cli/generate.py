@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from app.cli.options import add_chat, add_do_sample, chat_value
+from app.cli.options import add_chat, add_do_sample, chat_value, count, finite, positive
 
 
 def register(sub) -> None:
@@ -12,16 +12,16 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt", action="append", help="a prompt (repeatable)")
     src.add_argument("--prompts", help="file of prompts: .txt (one per line) or .jsonl (field 'prompt')")
-    p.add_argument("--max-new-tokens", type=int, default=40)
+    p.add_argument("--max-new-tokens", type=count, default=40)
     add_do_sample(p, default=False, earlier="--sample")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=positive, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     add_chat(p)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=count, default=16)
     p.add_argument("--steer-site", help="site for a steering vector, e.g. resid_post:10")
     p.add_argument("--steer-positive", nargs="+", default=[], help="prompts on the side to steer towards")
     p.add_argument("--steer-negative", nargs="+", default=[], help="prompts on the side to steer away from")
-    p.add_argument("--scale", type=float, default=4.0, help="steering vector scale")
+    p.add_argument("--scale", type=finite, default=4.0, help="steering vector scale")
     p.add_argument("--out", help="write generations as JSONL here")
     p.set_defaults(func=run)
 

@@ -13,20 +13,32 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import typing
 from pathlib import Path
 from typing import Any
 
+from app.cli.options import finite
+
 AUTO_YES_NO = {"auto": None, "yes": True, "no": False}
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any] | None:
+    """The class's resolved annotations, once per class (resolving them costs ~1 ms a field, every parser build)."""
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - an unresolvable annotation is not the user's error
+        return None
 
 
 def _hint(cls: type, f: dataclasses.Field) -> Any:
     """The field's resolved annotation; for one that cannot be resolved, the default's type (else str)."""
-    try:
-        return typing.get_type_hints(cls)[f.name]
-    except Exception:  # noqa: BLE001 - an unresolvable annotation is not the user's error
-        return type(f.default) if f.default is not dataclasses.MISSING else str
+    hints = _hints(cls)
+    if hints is not None and f.name in hints:
+        return hints[f.name]
+    return type(f.default) if f.default is not dataclasses.MISSING else str
 
 
 def _kind(cls: type, f: dataclasses.Field) -> str:
@@ -114,7 +126,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "
         elif kind == "list":
             parser.add_argument(flag, dest=dest, default=None, nargs="+", metavar="A,B,...", help=text + "; comma-separated")
         else:
-            parser.add_argument(flag, dest=dest, type={"int": int, "float": float}.get(kind, str), default=None,
+            parser.add_argument(flag, dest=dest, type={"int": int, "float": finite}.get(kind, str), default=None,
                                 choices=f.metadata.get("choices"), help=text)
 
 
@@ -150,6 +162,7 @@ def _build(cls: type, values: dict[str, Any], args: argparse.Namespace, prefix: 
             continue
         if f.name in values:
             value = values[f.name]
+            _check_type(cls, f, value, prefix, source)
             out[f.name] = tuple(value) if isinstance(value, list) and _items(cls, f)[1] else value
         flag = getattr(args, prefix + f.name, None)  # `device` is also the shared run option's dest
         if flag is None:
@@ -162,7 +175,42 @@ def _build(cls: type, values: dict[str, Any], args: argparse.Namespace, prefix: 
         elif kind == "list":
             flag = _list_value(cls, f, flag)
         out[f.name] = flag
-    return cls(**out)
+    try:
+        return cls(**out)
+    except ValueError as e:  # a sub-config's check names its field alone: name the section and its flag too
+        text = str(e)
+        if prefix and text.startswith("setting ") and not text.startswith(f"setting {prefix}"):
+            name = text[len("setting "):].split(" ", 1)[0]
+            flag = "--" + (prefix + name).replace("_", "-").replace(".", "-")
+            text = text.replace(f"setting {name} (--{name.replace('_', '-')})", f"setting {prefix}{name} ({flag})", 1)
+        raise ValueError(text) from None
+
+
+_EXPECTED = {"bool": "true or false (a JSON boolean, not a string)", "int": "a whole number", "float": "a number",
+             "str": "a string", "list": "a JSON list", "skip": "a JSON object"}
+
+
+def _check_type(cls: type, f: dataclasses.Field, value: Any, prefix: str, source: str) -> None:
+    """A --config value of the field's type, or a ValueError naming it (checked before anything is written)."""
+    kind = _kind(cls, f)
+    optional = type(None) in typing.get_args(_hint(cls, f)) or kind == "optional_bool"
+    if value is None and optional:
+        return
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    ok = {"bool": lambda v: isinstance(v, bool), "optional_bool": lambda v: isinstance(v, bool), "int": whole,
+          "float": number, "str": lambda v: isinstance(v, str), "skip": lambda v: isinstance(v, dict)}
+    if kind == "list":
+        elem = _items(cls, f)[0]
+        fits = {int: whole, float: number, str: lambda v: isinstance(v, str)}[elem]
+        good = isinstance(value, list) and all(fits(v) for v in value)
+        expected = f"a JSON list of {_EXPECTED['int' if elem is int else 'float' if elem is float else 'str']}s"
+    else:
+        good = ok[kind](value)
+        expected = _EXPECTED["bool" if kind == "optional_bool" else kind] + (" or null" if optional else "")
+    if not good:
+        raise ValueError(f"{source}: {prefix}{f.name} must be {expected}, got {json.dumps(value)}; fix the file "
+                         "(nothing was written)")
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import time
 
+from app.cli.options import count, count_or_zero, non_negative, positive, probability
+
 
 def register(sub) -> None:
     p = sub.add_parser("reward", help="train and apply reward models")
@@ -21,20 +23,20 @@ def register(sub) -> None:
     t.add_argument("--out", required=True, help="run directory to write (e.g. runs/rm)")
     t.add_argument("--encoder", default="minilm", help="minilm (default), st:PATH, or model:SPEC (pooled final() state)")
     t.add_argument("--pool", default="mean", choices=["mean", "last"], help="pooling for model:SPEC encoders")
-    t.add_argument("--max-length", type=int, default=256, help="tokens per prompt+response, keeping the end (default 256)")
+    t.add_argument("--max-length", type=count, default=256, help="tokens per prompt+response, keeping the end (default 256)")
     t.add_argument("--text", default="joined", choices=["joined", "response"], help="what the encoder sees: prompt + "
                    "response (default), or the response alone (scores that depend less on the prompt)")
-    t.add_argument("--hidden", type=int, default=64, help="hidden width of the head; 0 for a linear head")
-    t.add_argument("--dropout", type=float, default=0.2)
-    t.add_argument("--lr", type=float, default=3e-4)
-    t.add_argument("--weight-decay", type=float, default=1e-2)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping usually ends sooner)")
-    t.add_argument("--patience", type=int, default=20, help="epochs without a better validation loss before stopping")
+    t.add_argument("--hidden", type=count_or_zero, default=64, help="hidden width of the head; 0 for a linear head")
+    t.add_argument("--dropout", type=probability, default=0.2)
+    t.add_argument("--lr", type=positive, default=3e-4)
+    t.add_argument("--weight-decay", type=non_negative, default=1e-2)
+    t.add_argument("--batch-size", type=count, default=64)
+    t.add_argument("--epochs", type=count, default=300, help="maximum epochs (early stopping usually ends sooner)")
+    t.add_argument("--patience", type=count, default=20, help="epochs without a better validation loss before stopping")
     t.add_argument("--seed", type=int, default=0, help="seed of the split and the head's training")
-    t.add_argument("--test-fraction", type=float, default=0.2, help="held-out share of the pairs (default 0.2)")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="share of the training pairs used for early stopping")
-    t.add_argument("--limit", type=int, default=None, help="use only the first N pairs (quick runs)")
+    t.add_argument("--test-fraction", type=probability, default=0.2, help="held-out share of the pairs (default 0.2)")
+    t.add_argument("--val-fraction", type=probability, default=0.1, help="share of the training pairs used for early stopping")
+    t.add_argument("--limit", type=count, default=None, help="use only the first N pairs (quick runs)")
     t.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     t.add_argument("--force", action="store_true", help="redo steps whose outputs exist or whose config changed")
     t.set_defaults(func=run_train)
@@ -67,6 +69,13 @@ def load_pairs(name: str, split: str | None, limit: int | None):
 
 
 def run_train(args) -> int:
+    from interp.runs import writing
+
+    with writing(args.out):  # one writer per run directory: a second `reward train --out` is refused at once
+        return _train(args)
+
+
+def _train(args) -> int:
     from interp.rewards.bradley_terry import BTConfig
     from interp.rewards.train import train_reward_model
 

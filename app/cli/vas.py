@@ -7,7 +7,7 @@ from pathlib import Path
 
 from methods.vas.defaults import DEFAULT_TOP_K
 
-from app.cli.options import add_chat, add_do_sample, chat_value
+from app.cli.options import add_chat, add_do_sample, chat_value, count, positive, probability
 
 DEFAULT_PROMPTS = "rt-polarity-prompts"
 
@@ -17,10 +17,10 @@ def _common(p, split: str) -> None:
     p.add_argument("--prompts", default=DEFAULT_PROMPTS, help="a data set name (e.g. rt-polarity-prompts, "
                    "hh-rlhf-prompts) or a prompt file (.txt one per line, .jsonl field 'prompt')")
     p.add_argument("--split", default=split, help=f"the data set's split (default {split}; ignored for files)")
-    p.add_argument("--n-prompts", type=int, default=None, help="use the first N prompts")
+    p.add_argument("--n-prompts", type=count, default=None, help="use the first N prompts")
     add_chat(p)
-    p.add_argument("--max-new-tokens", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=count, default=32)
+    p.add_argument("--batch-size", type=count, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     p.add_argument("--force", action="store_true", help="redo steps whose outputs exist or whose config changed")
@@ -66,22 +66,22 @@ def register(sub) -> None:
     _run_dir(t, required=True, what="writes OUT/rollouts and OUT/train")
     t.add_argument("--reward", default="vader-sentiment", help="reward name (vader-sentiment, vader-utility, rm:PATH, "
                    "hf-rm:PATH; neg:NAME negates one)")
-    t.add_argument("--samples-per-prompt", type=int, default=1)
-    t.add_argument("--temperature", type=float, default=1.0)
+    t.add_argument("--samples-per-prompt", type=count, default=1)
+    t.add_argument("--temperature", type=positive, default=1.0)
     t.add_argument("--backbone", default=None, help="value model backbone spec (default: the base model; a smaller "
                    "model works when its tokenizer is identical)")
-    t.add_argument("--value-layers", type=int, default=None, help="keep only the backbone's first N blocks (a cheaper "
+    t.add_argument("--value-layers", type=count, default=None, help="keep only the backbone's first N blocks (a cheaper "
                    "value model with the same tokenizer)")
     t.add_argument("--adapter", default="lora", choices=["lora", "none"], help="train a LoRA adapter, or freeze the backbone")
     t.add_argument("--head", default=None, choices=["linear", "mlp"], help="value head (default: linear with LoRA, mlp without)")
-    t.add_argument("--lora-r", type=int, default=8)
-    t.add_argument("--lora-alpha", type=int, default=16)
-    t.add_argument("--epochs", type=int, default=4)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--train-batch-size", type=int, default=16)
-    t.add_argument("--gamma", type=float, default=1.0)
-    t.add_argument("--lam", type=float, default=0.95, help="TD(lambda)'s lambda")
-    t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--lora-r", type=count, default=8)
+    t.add_argument("--lora-alpha", type=count, default=16)
+    t.add_argument("--epochs", type=count, default=4)
+    t.add_argument("--lr", type=positive, default=1e-3)
+    t.add_argument("--train-batch-size", type=count, default=16)
+    t.add_argument("--gamma", type=probability, default=1.0)
+    t.add_argument("--lam", type=probability, default=0.95, help="TD(lambda)'s lambda")
+    t.add_argument("--val-fraction", type=probability, default=0.1)
     t.add_argument("--keep", default="last", choices=["last", "best"], help="keep the last epoch, or the one with the "
                    "lowest validation MSE to the reward")
     t.set_defaults(func=run_train)
@@ -91,11 +91,11 @@ def register(sub) -> None:
     g.add_argument("--prompt", action="append", help="a prompt (repeatable; replaces --prompts)")
     g.add_argument("--value", action="append", required=True, metavar="PATH:BETA",
                    help="a value model (folder or `vas train` run) and its beta; repeat to compose estimators")
-    g.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+    g.add_argument("--top-k", type=count, default=DEFAULT_TOP_K,
                    help=f"candidates scored per step (default {DEFAULT_TOP_K}, the reference implementation's)")
     g.add_argument("--drop-others", action="store_true", help="sample only among the top-k tokens")
     add_do_sample(g, default=True, earlier="--greedy")
-    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--temperature", type=positive, default=1.0)
     g.add_argument("--reward", default=None, help="also score the responses with this reward")
     _run_dir(g, required=False, what="writes OUT/generate (default: print only)")
     g.set_defaults(func=run_generate)
@@ -106,9 +106,9 @@ def register(sub) -> None:
     e.add_argument("--reward", default="vader-sentiment")
     e.add_argument("--betas", default="1,2,4", help="comma-separated betas (default 1,2,4)")
     e.add_argument("--best-of", default="2,4,8,16", help="comma-separated N for Best-of-N ('' for none)")
-    e.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
+    e.add_argument("--top-k", type=count, default=DEFAULT_TOP_K)
     e.add_argument("--drop-others", action="store_true")
-    e.add_argument("--temperature", type=float, default=1.0)
+    e.add_argument("--temperature", type=positive, default=1.0)
     e.add_argument("--no-coherence", action="store_true", help="skip the MiniLM coherence column")
     _run_dir(e, required=True, what="writes OUT/evaluate")
     e.set_defaults(func=run_evaluate)
@@ -119,8 +119,8 @@ def register(sub) -> None:
     c.add_argument("--rewards", required=True, help="the two rewards, comma-separated, e.g. vader-sentiment,neg:vader-sentiment")
     c.add_argument("--betas-1", default="0,2,4")
     c.add_argument("--betas-2", default="0,2,4")
-    c.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
-    c.add_argument("--temperature", type=float, default=1.0)
+    c.add_argument("--top-k", type=count, default=DEFAULT_TOP_K)
+    c.add_argument("--temperature", type=positive, default=1.0)
     _run_dir(c, required=True, what="writes OUT/grid")
     c.set_defaults(func=run_grid)
     p.set_defaults(func=lambda a: p.print_help())
@@ -147,6 +147,13 @@ def _chat(args):
 
 def run_train(args) -> int:
     resolve_out(args)
+    from interp.runs import writing
+
+    with writing(args.out):  # before the model loads: a second writer is refused at once
+        return _train(args)
+
+
+def _train(args) -> int:
     from methods.vas.pipeline import train
     from methods.vas.train import TrainConfig
     from methods.vas.value_model import ValueConfig
@@ -171,6 +178,15 @@ def run_train(args) -> int:
 
 def run_generate(args) -> int:
     resolve_out(args)
+    if args.out is None:
+        return _generate(args)
+    from interp.runs import writing
+
+    with writing(args.out):
+        return _generate(args)
+
+
+def _generate(args) -> int:
     from methods.vas.pipeline import generate, parse_value_specs
 
     specs = parse_value_specs(args.value)
@@ -188,6 +204,13 @@ def run_generate(args) -> int:
 
 def run_evaluate(args) -> int:
     resolve_out(args)
+    from interp.runs import writing
+
+    with writing(args.out):
+        return _evaluate(args)
+
+
+def _evaluate(args) -> int:
     from interp.text_table import table
     from methods.vas.evaluate import EvalConfig
     from methods.vas.pipeline import evaluate_step
@@ -208,6 +231,13 @@ def run_evaluate(args) -> int:
 
 def run_grid(args) -> int:
     resolve_out(args)
+    from interp.runs import writing
+
+    with writing(args.out):
+        return _grid(args)
+
+
+def _grid(args) -> int:
     from interp.text_table import table
     from methods.vas.evaluate import EvalConfig
     from methods.vas.pipeline import grid_step

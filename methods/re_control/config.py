@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from interp.io import read_json
+from interp.validate import check
 
 
 # the help of each setting's `interp re-control` flag (app/cli/pipelines.py reads FIELD_HELP)
@@ -142,8 +143,13 @@ class REControlConfig:
         return cls(**d)
 
     def __post_init__(self) -> None:
-        if self.samples_per_prompt < 1:
-            raise ValueError(f"samples_per_prompt must be at least 1, got {self.samples_per_prompt}")
+        check(self, counts=("batch_size", "n_train", "samples_per_prompt", "max_new_tokens", "max_prompt_tokens", "width",
+                            "epochs", "train_batch_size", "patience", "n_eval", "n_static_pairs", "best_of",
+                            "tradeoff_n_steps", "n_boot"),
+              counts_or_zero=("depth", "n_steps", "n_val"),
+              probabilities=("fractions", "val_fraction", "discount", "max_diversity_drop", "max_coherence_drop"),
+              positive=("temperature", "lr"),
+              non_negative=("step_size", "penalty", "weight_decay", "static_scales", "tradeoff_step_sizes"))
         if self.samples_per_prompt > 1 and not self.do_sample:
             raise ValueError(f"samples_per_prompt={self.samples_per_prompt} needs do_sample=True (greedy decoding "
                              "gives the same response every time)")

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from interp.sae import SAETrainConfig
+from interp.validate import check
 
 STEPS = ("rlhf", "divergence", "collect", "saes", "features", "probe")
 
@@ -39,6 +40,10 @@ class RLHFConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self, "rlhf.", counts=("lora_alpha", "steps", "prompts_per_step", "num_generations", "max_new_tokens",
+                                     "min_prefix_tokens", "max_prefix_tokens", "n_eval_prompts", "eval_samples",
+                                     "save_steps", "n_boot"),
+              counts_or_zero=("lora_r", "n_train_prompts"), positive=("lr", "temperature", "beta"))
         if self.beta <= 0:
             raise ValueError(f"beta (KL to the reference) must be > 0, got {self.beta}")
         if self.algorithm not in ("grpo", "rloo"):
@@ -57,6 +62,9 @@ class DivergenceConfig:
     batch_size: int = 16
     skip_first: int = 1  # leave each text's attention-sink token out of activation divergence (see SAEConfig)
 
+    def __post_init__(self) -> None:
+        check(self, "divergence.", counts=("top_k", "n_texts", "max_length", "batch_size"), counts_or_zero=("skip_first",))
+
 
 @dataclass
 class CollectConfig:
@@ -65,6 +73,9 @@ class CollectConfig:
     max_length: int = 64
     batch_size: int = 32
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self, "collect.", counts=("n_train_texts", "n_eval_texts", "max_length", "batch_size"))
 
 
 @dataclass
@@ -92,6 +103,8 @@ class SAEStepConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self, "saes.", counts=("k", "batch_size", "training_tokens", "dead_feature_window", "ce_texts", "mmcs_sims"),
+              positive=("expansions", "lr"), non_negative=("l1_coefficient",))
         self.expansions = tuple(float(e) for e in self.expansions)
         if len(self.expansions) < 1:
             raise ValueError("give at least one dictionary size (expansion factor)")
@@ -124,6 +137,10 @@ class FeatureConfig:
     # discover a feature when 1 / (1 + n_permutations) <= fdr / d_sae, so size n_permutations with the dictionary
     fdr: float = 0.05
 
+    def __post_init__(self) -> None:
+        check(self, "features.", counts=("n_permutations", "max_tokens", "top_contexts"),
+              counts_or_zero=("context_before", "context_after"), probabilities=("corr_threshold", "p_value"))
+
 
 @dataclass
 class ProbeConfig:
@@ -138,6 +155,8 @@ class ProbeConfig:
     triple_max_texts: int = 400
 
     def __post_init__(self) -> None:
+        check(self, "probe.", counts=("max_tokens",), probabilities=("test_fraction",), positive=("alphas",),
+              non_negative=("expansion", "min_abs"))
         self.alphas = tuple(float(a) for a in self.alphas)
 
 

@@ -89,11 +89,33 @@ def _trainer(cfg: RLHFConfig, model, tokenizer, prompts: list[str], out: Path, d
         from trl import GRPOConfig, GRPOTrainer
 
         return GRPOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=GRPOConfig(**common),
-                           train_dataset=data, processing_class=tokenizer, peft_config=peft_config)
+                           train_dataset=data, processing_class=tokenizer, peft_config=peft_config,
+                           callbacks=[_drop_pickled_args()])
     from trl import RLOOConfig, RLOOTrainer
 
     return RLOOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=RLOOConfig(**common),
-                       train_dataset=data, processing_class=tokenizer, peft_config=peft_config)
+                       train_dataset=data, processing_class=tokenizer, peft_config=peft_config,
+                       callbacks=[_drop_pickled_args()])
+
+
+PICKLED_ARGS = "training_args.bin"  # the Trainer's TrainingArguments, a full pickle in every checkpoint
+
+
+def _drop_pickled_args():
+    """A callback that deletes each checkpoint's training_args.bin once the checkpoint is written.
+
+    A TRL checkpoint holds the weights as safetensors and the optimizer, scheduler and RNG states as
+    torch.save files of tensors and plain containers, which the resume reads back only with
+    torch.load(weights_only=True). training_args.bin is a full pickle that neither TRL's resume nor interp
+    ever reads, so it is not kept."""
+    from transformers import TrainerCallback
+
+    class DropPickledArgs(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            for f in Path(args.output_dir).glob(f"checkpoint-*/{PICKLED_ARGS}"):
+                f.unlink(missing_ok=True)
+
+    return DropPickledArgs()
 
 
 def reward_curve(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:

@@ -20,6 +20,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from interp.best_of import best_of_first_n
+from interp.validate import check
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.defaults import DEFAULT_TOP_K
 
@@ -38,6 +39,10 @@ class EvalConfig:
     chat: bool | None = False
     coherence: bool = True
     n_boot: int = 2000
+
+    def __post_init__(self) -> None:
+        check(self, counts=("best_of", "top_k", "max_new_tokens", "batch_size", "n_boot"), positive=("temperature",),
+              finite=("betas",))
 
 
 @dataclass

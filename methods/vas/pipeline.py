@@ -18,11 +18,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from interp import distributed
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, write_json, write_jsonl
 from interp.pipeline import Context, Pipeline, register
-from interp.runs import Step, open_step
+from interp.runs import Step, open_step, writing
+from interp.validate import check
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.defaults import DEFAULT_TOP_K
 from methods.vas.evaluate import EvalConfig, evaluate
@@ -69,6 +72,7 @@ def fit_into(step_dir: Path, model: Any, rollouts_dir: Path, reward_name: str, v
     Every process trains (DDP under `accelerate launch`); the main one saves."""
     t1 = time.perf_counter()
     rollouts = load_rollouts(rollouts_dir / ROLLOUTS_FILE)
+    torch.manual_seed(train_cfg.seed)  # the head and the LoRA adapter start from the seed's weights: runs repeat
     value = ValueModel(value_cfg, device=model.device)
     value.check_tokenizer(model)
     ckpt = Checkpoints(step_dir / "checkpoints")
@@ -101,19 +105,20 @@ def train(
 ) -> dict[str, Any]:
     """Steps rollouts + train for given prompts (`interp vas train`); returns the train step's metrics."""
     out = Path(out)
-    roll_cfg = rollouts_settings(model.spec, reward_name, prompts, prompt_source, samples_per_prompt, max_new_tokens,
-                                 temperature, train_cfg.seed, chat)
-    roll = distributed.open_step(out, "rollouts", roll_cfg, force=force)
-    if not roll.done and distributed.is_main():  # one seeded sampling run (other processes wait for it)
-        roll.finish(sample_into(roll.path, model, prompts, reward_name, samples_per_prompt, max_new_tokens,
-                                temperature, train_cfg.seed, batch_size, chat, progress))
-    distributed.barrier()
-    step = distributed.open_step(out, "train", {"rollouts": roll_cfg, "value": asdict(value_cfg), "train": asdict(train_cfg)},
-                                 force=force)
-    if step.done:
-        return step.metrics()
-    metrics = fit_into(step.path, model, roll.path, reward_name, value_cfg, train_cfg, progress)
-    return distributed.finish_step(step, metrics)
+    with writing(out):  # one writer for both steps: a second `vas train --out` is refused, never interleaved
+        roll_cfg = rollouts_settings(model.spec, reward_name, prompts, prompt_source, samples_per_prompt, max_new_tokens,
+                                     temperature, train_cfg.seed, chat)
+        roll = distributed.open_step(out, "rollouts", roll_cfg, force=force)
+        if not roll.done and distributed.is_main():  # one seeded sampling run (other processes wait for it)
+            roll.finish(sample_into(roll.path, model, prompts, reward_name, samples_per_prompt, max_new_tokens,
+                                    temperature, train_cfg.seed, batch_size, chat, progress))
+        distributed.barrier()
+        step = distributed.open_step(out, "train", {"rollouts": roll_cfg, "value": asdict(value_cfg),
+                                                    "train": asdict(train_cfg)}, force=force)
+        if step.done:
+            return step.metrics()
+        metrics = fit_into(step.path, model, roll.path, reward_name, value_cfg, train_cfg, progress)
+        return distributed.finish_step(step, metrics)
 
 
 def parse_value_specs(specs: Sequence[str]) -> list[tuple[str, float]]:
@@ -277,6 +282,10 @@ class VASConfig:
     value: ValueConfig = field(default_factory=ValueConfig)  # backbone "" = the base model
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        check(self, counts=("n_train_prompts", "n_eval_prompts", "samples_per_prompt", "max_new_tokens", "batch_size"),
+              positive=("temperature",))
 
 
 def _value_config(cfg: VASConfig) -> ValueConfig:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from interp import distributed, faults
 from interp.checkpoint import Checkpoints
 from interp.training_guard import check_finite
+from interp.validate import check
 from methods.vas.rollouts import Rollout
 from methods.vas.td import td_lambda_returns, value_loss
 from methods.vas.value_model import ValueModel
@@ -43,6 +44,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self, counts=("epochs", "batch_size"), positive=("lr",), non_negative=("weight_decay", "grad_clip"))
         if not 0 <= self.lam <= 1 or not 0 < self.gamma <= 1:
             raise ValueError(f"need 0 <= lam <= 1 and 0 < gamma <= 1, got lam={self.lam}, gamma={self.gamma}")
         if self.keep not in ("last", "best"):

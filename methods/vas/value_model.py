@@ -31,6 +31,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from interp.io import load_tensors, read_json, save_tensors, write_json
+from interp.validate import check
 
 KIND = "vas-value-model"
 WEIGHTS = "value.safetensors"
@@ -51,6 +52,7 @@ class ValueConfig:
     attn_implementation: str = "eager"
 
     def __post_init__(self) -> None:
+        check(self, counts=("lora_r", "lora_alpha", "mlp_hidden", "n_layers"), probabilities=("lora_dropout",))
         if self.adapter not in ("lora", "none"):
             raise ValueError(f"adapter must be 'lora' or 'none', not {self.adapter!r}")
         if self.head not in ("linear", "mlp"):

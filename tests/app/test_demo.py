@@ -156,3 +156,26 @@ def test_threads_leave_busy_cores_to_other_jobs(monkeypatch):
     assert free_cores() == 2
     monkeypatch.setattr(os, "getloadavg", lambda: (3.7, 0.0, 0.0))
     assert free_cores() == 1
+
+
+def test_secrets_in_a_failing_pipeline_are_masked(tmp_path, monkeypatch):
+    """Issue 20, item 9: the demo wrote a failing pipeline's raw error and traceback into summary.json and the
+    terminal; the plain CLI masks credentials, so does the demo now."""
+    from app.demo import pipelines
+
+    secret = "hf_DemoSeCrEt424242"
+    monkeypatch.setenv("HF_TOKEN", secret)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"401 from https://judge.example/v1?key={secret}")
+
+    monkeypatch.setitem(pipelines.RUNNERS, "vas", broken)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc, out, _ = _demo(tmp_path, "--only", "vas")
+    assert rc == 1
+    summary = (tmp_path / "demo" / "summary.json").read_text()
+    for where, text in (("table", out), ("traceback", err.getvalue()), ("summary.json", summary)):
+        assert secret not in text, where
+    assert "Traceback" in err.getvalue() and "key=***" in err.getvalue()
+    assert read_json(tmp_path / "demo" / "summary.json")["pipelines"]["vas"]["error"].endswith("key=***")

@@ -313,6 +313,18 @@ def _vas_other_tokenizer(ws: W) -> list[str]:
             "--out", str(ws.root / "vas-gen")]
 
 
+def _truncated_model(ws: W) -> Path:
+    """A copy of the stories260k folder whose weights file was cut in half (an interrupted copy or download)."""
+    from interp.models.registry import registered_folder
+
+    folder = ws.root / "truncated-model"
+    if not folder.exists():
+        shutil.copytree(registered_folder(S), folder)
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return folder
+
+
 def _sae(ws: W, d_in: int, **meta):
     from interp.models import load_model
     from interp.sae import SAETrainConfig, build_training_sae, load_sae, save_sae
@@ -435,6 +447,9 @@ CASES: dict[str, Case] = {
                                 ("'no-such-model' is not a registered name", "stories260k", "local Hugging Face model folder")),
     "model: missing folder (pipeline)": Case(lambda ws: ws.rc("m-missing", "--model", str(ws.root / "nope")),
                                              FileNotFoundError, ("model folder", "nope' does not exist")),
+    "model: truncated safetensors (issue 20)": Case(lambda ws: ["generate", "--model", str(_truncated_model(ws)),
+                                                                "--prompt", "hi"],
+                                                    WeightsRefused, ("model.safetensors", "is truncated")),
     "model: folder without config.json": Case(
         lambda ws: ["generate", "--model", str(ws.file("not-a-model/README", "x").parent), "--prompt", "hi"],
         ValueError, ("not-a-model", "holds no config.json")),
@@ -553,3 +568,71 @@ def test_every_item_3_kind_is_covered():
     for k in kinds:
         assert any(k in name for name in CASES), k
     assert len(CASES) >= 40
+
+
+# ---- issue 20: bad flags and settings, refused in one line before anything is written ------------------
+def _config_file(ws: W, name: str, values: dict) -> str:
+    return str(ws.file(name, json.dumps(values)))
+
+
+def _gen(*extra: str) -> list[str]:
+    return ["generate", "--model", S, "--prompt", "once upon", "--max-new-tokens", "2", *extra]
+
+
+STEER = ("--steer-site", "resid_post:1", "--steer-positive", "good", "--steer-negative", "bad")
+FLAG_CASES: dict[str, tuple[Callable[[W], list[str]], tuple[str, ...]]] = {
+    # item 6, as measured: "all but 3" prompts, ZeroDivisionError, range() arg 3, exit 0 with no output, ...
+    "--n-train -3": (lambda ws: ws.rc("f-neg", "--n-train", "-3"), ("n_train", "at least 1", "-3")),
+    "--n-train 0": (lambda ws: ws.rc("f-zero", "--n-train", "0"), ("n_train", "at least 1", "0")),
+    "--batch-size 0": (lambda ws: ws.rc("f-batch", "--batch-size", "0"), ("batch_size", "at least 1")),
+    "generate --batch-size -1": (lambda ws: _gen("--batch-size", "-1"), ("--batch-size", "at least 1", "-1")),
+    "generate --max-new-tokens -5": (lambda ws: _gen("--max-new-tokens", "-5"), ("--max-new-tokens", "at least 1")),
+    "generate --temperature -1": (lambda ws: _gen("--do-sample", "--temperature", "-1"), ("--temperature", "above 0")),
+    "generate --scale nan": (lambda ws: _gen(*STEER, "--scale", "nan"), ("--scale", "finite number", "nan")),
+    "vas train --epochs -1": (lambda ws: ws.vas_args("f-vas", "--epochs", "-1"), ("--epochs", "at least 1")),
+    "capture --max-length -3": (
+        lambda ws: ["capture", "--model", S, "--prompts", str(ws.prompts), "--site", "resid_post:1", "--max-length", "-3",
+                    "--out", str(ws.root / "f-store")], ("--max-length", "at least 1")),
+    "--config with do_sample \"false\"": (
+        lambda ws: ws.rc("f-config", "--config", _config_file(ws, "sample.json", {"do_sample": "false"})),
+        ("do_sample must be true or false", '"false"', "nothing was written")),
+    # the same rules on other flags and settings
+    "re-control --temperature -1": (lambda ws: ws.rc("f-temp", "--temperature", "-1"), ("temperature", "above 0")),
+    "re-control --lr nan": (lambda ws: ws.rc("f-lr", "--lr", "nan"), ("--lr", "finite number")),
+    "re-control --config with a probability of 2": (
+        lambda ws: ws.rc("f-prob", "--config", _config_file(ws, "prob.json", {"val_fraction": 2})),
+        ("val_fraction", "in [0, 1]", "2")),
+    "--config with a count as text": (
+        lambda ws: ws.rc("f-text", "--config", _config_file(ws, "text.json", {"n_train": "6"})),
+        ("n_train must be a whole number", '"6"')),
+    "vas run with an evaluation temperature of 0": (
+        lambda ws: ["vas", "rollouts", "--run", "f-vasrun", "--runs", str(ws.runs), "--model", S, "--eval-temperature",
+                    "0"], ("eval.temperature", "above 0")),
+    "divergence run --p-value 2": (
+        lambda ws: ["divergence", "run", "--run", "f-div", "--runs", str(ws.runs), "--small", "--p-value", "2"],
+        ("--p-value", "in [0, 1]")),
+    "reward train --lr -1": (
+        lambda ws: ["reward", "train", "--data", "hh-rlhf", "--out", str(ws.root / "f-rm"), "--lr", "-1"],
+        ("--lr", "above 0")),
+}
+
+
+@pytest.mark.parametrize("name", list(FLAG_CASES))
+def test_bad_flag_is_one_line(name, ws, monkeypatch):
+    monkeypatch.delenv("INTERP_DEBUG", raising=False)
+    setup, says = FLAG_CASES[name]
+    argv = setup(ws)
+    before = hashes(ws.root)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = cli.main(argv)
+    except SystemExit as e:  # argparse refuses a flag's value itself
+        rc = e.code
+    text = err.getvalue().strip()
+    assert rc == 2, f"exit {rc}: {text}"
+    assert "\n" not in text and "Traceback" not in text and text.startswith("interp"), text
+    assert "error:" in text
+    missing = [s for s in says if s not in text]
+    assert not missing, f"message lacks {missing}: {text}"
+    assert hashes(ws.root) == before, "a refused command wrote or changed files"

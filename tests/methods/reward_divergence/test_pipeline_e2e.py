@@ -40,6 +40,23 @@ def test_rlhf_outputs(run_dir):
     assert tuned.n_layers == 5 and any((run_dir / "rlhf" / "model").glob("*.safetensors"))
 
 
+def test_trl_checkpoints_hold_no_full_pickle(run_dir):
+    """Issue 20, item 9: TRL's checkpoints keep weights as safetensors, optimizer/scheduler/RNG states that load with
+    torch.load(weights_only=True), and no training_args.bin (a full pickle nothing reads)."""
+    from interp.io import load_torch
+    from methods.reward_divergence.rlhf import PICKLED_ARGS
+
+    checkpoints = sorted((run_dir / "rlhf" / "trl").glob("checkpoint-*"))
+    assert checkpoints
+    for ckpt in checkpoints:
+        names = {p.name for p in ckpt.iterdir()}
+        assert PICKLED_ARGS not in names, ckpt
+        assert any(n.endswith(".safetensors") for n in names), names
+        for p in ckpt.iterdir():
+            if p.suffix in (".pt", ".pth", ".bin"):
+                load_torch(p)  # tensors and plain containers only, or WeightsRefused
+
+
 def test_divergence_outputs(run_dir):
     div = read_json(run_dir / "divergence" / "divergence.json")
     assert len(div["param"]) == 5 and min(div["param"]) > 0  # full-weight tuning moved every layer
