@@ -46,7 +46,7 @@ def find_values(root: Path) -> tuple[list[ValueInfo], list[MissingArtifact]]:
             continue
         kind_guess = RE_CONTROL_KIND if step.step == "train-value" else VAS_KIND
         try:
-            meta = read_json(meta_file, command(kind_guess, step.run, root))
+            meta = read_json(meta_file, command(kind_guess, step.run, root), dict)
             kind = meta.get("kind")
             if kind not in KINDS:
                 continue

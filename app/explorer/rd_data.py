@@ -39,8 +39,8 @@ class RDRun:
         return (f"interp divergence run --name {self.name} --runs-dir {self.root} --steps {step}{force} "
                 "(with the options the run was made with, e.g. --small)")
 
-    def _json(self, step: str, name: str) -> Any:
-        return read_json(self.path / step / name, self.command(step))
+    def _json(self, step: str, name: str, expect: type = dict) -> Any:
+        return read_json(self.path / step / name, self.command(step), expect)
 
     def _jsonl(self, step: str, name: str) -> list[dict]:
         return read_jsonl(self.path / step / name, self.command(step))
@@ -63,7 +63,7 @@ class RDRun:
     # --- SAEs and features ---------------------------------------------------------------
     def feature_index(self) -> list[dict[str, Any]]:
         """(model, site, layer, expansion, counts) of every classified SAE, from features/summary.json."""
-        return self._json("features", "summary.json")
+        return self._json("features", "summary.json", list)
 
     def features_config(self) -> dict[str, Any]:
         return self._json("features", "config.json")
@@ -105,7 +105,7 @@ class RDRun:
         return self._json("saes", f"{model}/{site}/{size_name(expansion)}.metrics.json")
 
     def mmcs_rows(self) -> list[dict[str, Any]]:
-        return self._json("saes", "mmcs.json")
+        return self._json("saes", "mmcs.json", list)
 
     # --- probe -------------------------------------------------------------------------------
     def probe_results(self) -> dict[str, Any]:

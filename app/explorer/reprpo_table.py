@@ -30,8 +30,8 @@ def command(root: Path, run: str, force: bool) -> str:
 def run_rows(root: Path, step: StepInfo) -> list[dict]:
     """One row per split of one evaluated run."""
     cmd = command(root, step.run, force=(step.path / "metrics.json").exists())
-    m = read_json(step.path / "metrics.json", cmd)  # the mark of a finished evaluation
-    splits = read_json(step.path / "splits.json", cmd)
+    m = read_json(step.path / "metrics.json", cmd, dict)  # the mark of a finished evaluation
+    splits = read_json(step.path / "splits.json", cmd, dict)
     train = (step.config or {}).get("train", {})
     rows = []
     for split in SPLITS:

@@ -6,11 +6,14 @@ file and the command that makes it; pages show that message.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from interp.io import UnreadableFile
+from interp.io import read_json as read_json_file
+from interp.io import read_jsonl as read_jsonl_file
 
 
 class MissingArtifact(Exception):
@@ -41,26 +44,45 @@ class StepInfo:
         return "finished" if self.metrics is not None else "unfinished"
 
 
+MAX_STEP_FILE = 16 << 20  # config.json / metrics.json of a step: a few kB in practice
+MAX_ARTIFACT = 512 << 20  # any other run file a page reads
+
+
 def _read_json_or_problem(path: Path) -> tuple[Any, str | None]:
-    if not path.exists():
+    """A step's config.json or metrics.json (an object), or None and the problem that makes it unreadable.
+
+    Never raises and never hangs: a FIFO, a device, a directory, a file too large or nested too deeply, or
+    one that holds another JSON type is a problem for that step's row, not an error for the page."""
+    if not os.path.lexists(path):
         return None, None
     try:
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        return None, f"{path} is not valid JSON ({e.__class__.__name__}); re-run the step with --force"
+        return read_json_file(path, expect=dict, max_bytes=MAX_STEP_FILE), None
+    except UnreadableFile as e:
+        return None, str(e)
+    except ValueError as e:  # not JSON, not UTF-8: cut short by a crash, or damaged
+        return None, f"{path} is not valid JSON ({(e.__cause__ or e).__class__.__name__}); re-run the step with --force"
+    except OSError as e:
+        return None, f"{path} cannot be read ({e.strerror or e.__class__.__name__}); check its permissions"
 
 
 def discover(root: Path) -> list[StepInfo]:
     """Every step directory (one holding config.json) under `root`, sorted by run then step.
 
     Steps do not nest: a config.json inside a step (a saved Hugging Face model, a trainer
-    checkpoint) belongs to that step's artifacts, not to another step.
+    checkpoint) belongs to that step's artifacts, not to another step. Symlinked directories are
+    not followed (a link cannot make the walk loop or leave the runs directory); an unreadable
+    directory is passed over.
     """
-    if not root.exists():
+    if not root.is_dir():
         return []
     steps = []
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=lambda e: None):
+        dirs.sort()
+        if "config.json" in files or "config.json" in dirs:
+            found.append(Path(folder) / "config.json")
     step_dirs: set[Path] = set()
-    for cfg in sorted(root.rglob("config.json"), key=lambda p: (len(p.parts), p)):
+    for cfg in sorted(found, key=lambda p: (len(p.parts), p)):
         step_dir = cfg.parent
         rel = step_dir.relative_to(root)
         if len(rel.parts) < 2 or any(parent in step_dirs for parent in step_dir.parents):
@@ -72,26 +94,37 @@ def discover(root: Path) -> list[StepInfo]:
     return sorted(steps, key=lambda s: (s.run, s.step))
 
 
-def read_json(path: Path, command: str) -> Any:
-    if not path.exists():
+def read_json(path: Path, command: str, expect: type | None = None) -> Any:
+    """A run file a page needs, or MissingArtifact saying what is wrong with it and which command remakes it."""
+    if not os.path.lexists(path):
         raise MissingArtifact(path, command)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return read_json_file(path, expect=expect, max_bytes=MAX_ARTIFACT)
+    except UnreadableFile as e:
+        raise MissingArtifact(path, command, _why(path, e)) from e
+    except (ValueError, OSError) as e:
         raise MissingArtifact(path, command, f"is half-written or corrupt ({e.__class__.__name__})") from e
 
 
 def read_jsonl(path: Path, command: str) -> list[dict]:
-    if not path.exists():
+    if not os.path.lexists(path):
         raise MissingArtifact(path, command)
-    rows = []
     try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        rows = read_jsonl_file(path, max_bytes=MAX_ARTIFACT)
+    except UnreadableFile as e:
+        raise MissingArtifact(path, command, _why(path, e)) from e
+    except (ValueError, OSError) as e:
         raise MissingArtifact(path, command, f"is half-written or corrupt ({e.__class__.__name__})") from e
+    bad = next((i for i, r in enumerate(rows, 1) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise MissingArtifact(path, command, f"holds a line that is not a JSON object (line {bad})")
     return rows
+
+
+def _why(path: Path, e: Exception) -> str:
+    """The reason of an UnreadableFile without the path it starts with (MissingArtifact names the path)."""
+    text = str(e)
+    return text[len(str(path)):].strip(" ,") if text.startswith(str(path)) else text
 
 
 def find_steps(root: Path, step: str) -> list[StepInfo]:

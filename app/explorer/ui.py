@@ -1,7 +1,15 @@
-"""Streamlit glue shared by the pages: picking a run, and messages instead of tracebacks."""
+"""Streamlit glue shared by the pages: picking a run, messages instead of tracebacks, and run-file text
+shown as text.
+
+Every string read from a run file (or a run's name) that reaches an element rendering Markdown
+(st.markdown, caption, info, warning, success, error, subheader, metric help, radio options) goes
+through `md` (literal text) or `code` (an inline code span): a run file written by someone else, or
+an LLM's feature label, cannot add links, images or formatting to a page.
+"""
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -10,9 +18,25 @@ import streamlit as st
 from app.explorer.rundata import MissingArtifact
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'^@/])")
+
+
+def md(text: object) -> str:
+    """`text` as literal text inside Markdown: every character Markdown (or Streamlit's :color[] and $math$)
+    could read is backslash-escaped, so no link, image, autolink, HTML or formatting survives; one line."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def code(text: object) -> str:
+    """`text` as an inline code span (literal by definition), fenced by more backticks than it holds."""
+    text = " ".join(str(text).split())
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
+
+
 def no_run(what: str, root: Path, command: str) -> None:
     """The page's run does not exist: say which command makes one, and stop the page."""
-    st.info(f"No {what} run yet in {root}: run `{command}`.")
+    st.info(f"No {what} run yet in {md(root)}: run {code(command)}.")
     st.stop()
 
 
@@ -24,7 +48,7 @@ def pick(label: str, options: Sequence[str], key: str, index: int = 0) -> str:
 def show_missing(e: MissingArtifact) -> None:
     """The file, what is wrong with it, and the command that makes it (a trailing '(note)' kept outside the code)."""
     cmd, sep, note = e.command.partition(" (")
-    st.warning(f"`{e.path}` {e.why}. Make it with: `{cmd}`" + (f" ({note}" if sep else ""))
+    st.warning(f"{code(e.path)} {md(e.why)}. Make it with: {code(cmd)}" + (f" ({md(note)}" if sep else ""))
 
 
 @contextlib.contextmanager

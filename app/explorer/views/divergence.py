@@ -5,7 +5,7 @@ import streamlit as st
 from app.explorer import charts
 from app.explorer.rd_data import rd_runs
 from app.explorer.rundata import runs_root
-from app.explorer.ui import artifact_section, no_run, pick
+from app.explorer.ui import artifact_section, code, md, no_run, pick
 
 st.title("Layer divergence")
 st.caption("Base vs RL-tuned policy, per layer: parameter distance and activation distance on held-out "
@@ -20,8 +20,8 @@ run = runs[[r.name for r in runs].index(pick("Run", [r.name for r in runs], key=
 with artifact_section(stop=True):
     div = run.divergence()
 chosen = [int(x) for x in div["layers"]]
-st.markdown(f"Chosen layers (top {len(chosen)} by `{div.get('rank_by', 'param')}`): "
-            + ", ".join(f"**{layer}**" for layer in chosen) + f" · {div.get('n_tokens', '?')} held-out tokens")
+st.markdown(f"Chosen layers (top {len(chosen)} by {code(div.get('rank_by', 'param'))}): "
+            + ", ".join(f"**{layer}**" for layer in chosen) + f" · {md(div.get('n_tokens', '?'))} held-out tokens")
 
 with artifact_section():
     rl = run.rlhf_metrics()

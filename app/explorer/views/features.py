@@ -7,7 +7,7 @@ from app.explorer.rd_data import RDRun, rd_runs, size_name
 from app.explorer.rundata import runs_root
 from app.explorer.sae_views import best_matches, decoder_direction, eval_rows, feature_values, load_sae
 from app.explorer.tokens_html import contexts_html
-from app.explorer.ui import artifact_section, no_run, pick
+from app.explorer.ui import artifact_section, md, no_run, pick
 from app.explorer.unembed import load_unembedding, logit_effects
 
 SORTS = {"|corr|": ("abs_corr", False), "corr": ("corr", False), "activation frequency": ("density", False),
@@ -63,13 +63,14 @@ expansion = c3.selectbox("Dictionary size", sizes, index=len(sizes) - 1, key="si
                          format_func=lambda e: f"{size_name(e)} ({next(r['n_features'] for r in here if float(r['expansion']) == e)} features)")
 summary = next(r for r in here if float(r["expansion"]) == expansion)
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("reward-related", summary["n_reward_related"], help=f"{summary['n_positive']} positive, {summary['n_negative']} negative")
+m1.metric("reward-related", summary["n_reward_related"],
+          help=f"{md(summary['n_positive'])} positive, {md(summary['n_negative'])} negative")
 m2.metric("features", summary["n_features"])
 m3.metric("dead on held-out tokens", summary["dead_on_eval"])
 m4.metric("max |corr|", f"{summary['max_abs_corr']:.4f}")
 with artifact_section():
     q = run.sae_quality(model, site, expansion)
-    st.caption(f"SAE ({q.get('architecture', '?')}): L0 {q.get('l0', float('nan')):.2f} · explained variance "
+    st.caption(f"SAE ({md(q.get('architecture', '?'))}): L0 {q.get('l0', float('nan')):.2f} · explained variance "
                f"{q.get('explained_variance', float('nan')):.3f} · dead {q.get('dead_fraction', float('nan')):.1%} · "
                f"CE loss recovered {q.get('ce_recovered', float('nan')):.3f} (held-out tokens)")
 
@@ -109,16 +110,16 @@ if view.empty:
 feature = st.selectbox("Feature", view["feature"].tolist(), key="feature",
                        format_func=lambda j: f"{j}  (corr {by_id[j]['corr']:+.3f}, frequency {by_id[j]['density']:.2%})")
 row = by_id[int(feature)]
-st.subheader(f"Feature {feature}" + (" · reward-related" if row["reward_related"] else ""))
+st.subheader(f"Feature {md(feature)}" + (" · reward-related" if row["reward_related"] else ""))
 if row.get("llm_label"):
-    st.markdown(f"LLM label: *{row['llm_label']}*")
+    st.markdown(f"LLM label: *{md(row['llm_label'])}*")  # text an external LLM wrote: shown, never rendered
 left, right = st.columns(2)
 with left:
     st.markdown("**Top contexts** (shade = activation / the feature's maximum; the underlined token is the peak)")
     if row["top"]:
         st.markdown(contexts_html(row["top"], float(row["max_act"]) or 1.0), unsafe_allow_html=True)
     else:
-        st.info(f"Feature {feature} never fires on the held-out tokens.")
+        st.info(f"Feature {md(feature)} never fires on the held-out tokens.")
 with right:
     with artifact_section():
         x = _rows(str(run.store_dir(model)), site, max_tokens, run.command("collect"))

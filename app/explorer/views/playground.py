@@ -9,7 +9,7 @@ import streamlit as st
 
 from app.explorer import playground_models as pm
 from app.explorer.rundata import runs_root
-from app.explorer.ui import no_run, show_missing
+from app.explorer.ui import code, md, no_run, show_missing
 
 DEFAULT_PROMPT = "The movie was"
 NONE = "(none)"
@@ -62,9 +62,9 @@ vas_label = c2.selectbox("VAS value model", [v.label for v in vas] or [NONE], ke
 rc_info = next((v for v in rc if v.label == rc_label), None)
 vas_info = next((v for v in vas if v.label == vas_label), None)
 if rc_info is None:
-    st.info(f"No RE-Control value function for {spec}: run `interp re-control run --run NAME --model {spec}`.")
+    st.info(f"No RE-Control value function for {md(spec)}: run {code(f'interp re-control run --run NAME --model {spec}')}.")
 if vas_info is None:
-    st.info(f"No VAS value model for {spec}: run `interp vas train --out runs/NAME --model {spec}`.")
+    st.info(f"No VAS value model for {md(spec)}: run {code(f'interp vas train --out runs/NAME --model {spec}')}.")
 rewards = sorted({v.reward for v in (rc_info, vas_info) if v is not None} | {"vader-sentiment"})
 reward_name = st.selectbox("Reward", rewards, key="reward")
 
@@ -98,11 +98,11 @@ if go:
                 "rows": {k: (t, pm.score(reward, prompt, t)) for k, t in out.items()},
             }
     except (ValueError, FileNotFoundError, RuntimeError) as e:  # mismatched or unreadable models: say so
-        st.error(f"Could not generate: {e}")
+        st.error(f"Could not generate: {md(e)}")
 
 res = st.session_state.get("results")
 if res:
-    st.markdown(f"Prompt: `{res['prompt']}` · reward: `{res['reward']}`")
+    st.markdown(f"Prompt: {code(res['prompt'])} · reward: {code(res['reward'])}")
     cols = st.columns(len(res["rows"]))
     for col, (name, (text, r)) in zip(cols, res["rows"].items()):
         with col:

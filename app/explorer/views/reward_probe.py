@@ -5,7 +5,7 @@ import streamlit as st
 from app.explorer import charts
 from app.explorer.rd_data import rd_runs
 from app.explorer.rundata import MissingArtifact, runs_root
-from app.explorer.ui import artifact_section, no_run, pick
+from app.explorer.ui import artifact_section, md, no_run, pick
 
 st.title("Reward probe")
 st.caption("Ridge regression from the chosen layers' SAE codes to each token's lexicon valence, tokens split by "
@@ -22,13 +22,13 @@ with artifact_section(stop=True):
         raise MissingArtifact(run.path / "probe" / "words.jsonl", run.command("probe"), "has no word rows")
 
 models = [m for m in ("tuned", "base") if m in results] + sorted(set(results) - {"tuned", "base"})
-model = st.radio("Model", models, horizontal=True, key="model")
+model = st.radio("Model", models, horizontal=True, key="model", format_func=md)  # option labels render Markdown
 r = results[model]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("R² on held-out tokens", f"{r['r2_test']:.4f}", help=f"train R² {r['r2_train']:.4f}")
 c2.metric("Kendall τ (held-out words)", f"{r['kendall_tau']:.4f}", help=f"p = {r['kendall_p']:.4g}")
 c3.metric("words recovered", f"{r['n_recovered']} / {r['n_test_words']}")
-c4.metric("ridge α", f"{r['alpha']:g}", help=f"{r['n_features']} features, {len(r.get('sites', []))} sites, "
+c4.metric("ridge α", f"{r['alpha']:g}", help=f"{md(r['n_features'])} features, {len(r.get('sites', []))} sites, "
           f"dictionary x{r.get('expansion', 0):g}")
 
 mine = words[words["model"] == model]

@@ -3,12 +3,13 @@ import pandas as pd
 import streamlit as st
 
 from app.explorer.rundata import by_run, discover, flatten, run_kind, runs_root
+from app.explorer.ui import code, md
 
 st.title("Runs")
 root = runs_root()
 steps = discover(root)
 if not steps:
-    st.info(f"No run yet in {root}: run `interp demo` (or any `interp ... run`) to make one.")
+    st.info(f"No run yet in {md(root)}: run `interp demo` (or any `interp ... run`) to make one.")
     st.stop()
 runs = by_run(steps)
 
@@ -19,14 +20,14 @@ def _status(run_steps) -> str:
     return "finished" if all(s.status == "finished" for s in run_steps) else "unfinished"
 
 
-st.caption(f"Runs directory: {root}")
+st.caption(f"Runs directory: {md(root)}")
 st.dataframe(pd.DataFrame([{"run": name, "pipeline": run_kind(ss), "status": _status(ss),
                             "steps": ", ".join(s.step for s in ss),
                             "finished": f"{sum(s.status == 'finished' for s in ss)} / {len(ss)}"}
                            for name, ss in runs.items()]), hide_index=True, width="stretch", key="runs_table")
 for s in steps:
     if s.problem:
-        st.warning(s.problem)
+        st.warning(md(s.problem))
 
 st.header("Steps")
 st.dataframe(pd.DataFrame([{"run": s.run, "step": s.step, "status": s.status, "path": str(s.path),
@@ -42,7 +43,7 @@ with left:
 with right:
     st.subheader("metrics")
     if chosen.metrics is None:
-        st.info(f"{chosen.path / 'metrics.json'} does not exist yet: the step has not finished.")
+        st.info(f"{code(chosen.path / 'metrics.json')} does not exist yet: the step has not finished.")
     else:
         st.json(chosen.metrics, expanded=1)
 

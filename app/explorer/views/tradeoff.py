@@ -8,7 +8,7 @@ import streamlit as st
 
 from app.explorer import charts
 from app.explorer.rundata import find_steps, read_json, runs_root
-from app.explorer.ui import artifact_section, no_run, pick
+from app.explorer.ui import artifact_section, md, no_run, pick
 from methods.re_control.pipeline import TRADEOFF_FILE
 
 st.title("Control trade-off")
@@ -24,12 +24,13 @@ if not runs:
 run = runs[[s.run for s in runs].index(pick("Run", [s.run for s in runs], key="run"))]
 command = f"interp re-control evaluate --run {run.run}"
 with artifact_section(stop=True):
-    curve = read_json(run.path / TRADEOFF_FILE, command)
+    curve = read_json(run.path / TRADEOFF_FILE, command, dict)
 
 st.plotly_chart(charts.control_tradeoff(curve), key="tradeoff")
 sel = curve.get("selection")
 if sel:
-    st.success(f"Selected for the test prompts: step size {sel['step_size']:g} x {sel['n_steps']} steps. {sel.get('reason', '')}")
+    st.success(f"Selected for the test prompts: step size {sel['step_size']:g} x {md(sel['n_steps'])} steps. "
+               f"{md(sel.get('reason', ''))}")
 base = curve["base"]
 st.dataframe(pd.DataFrame([{
     "step size": p["step_size"], "steps": p["n_steps"], "reward": p["reward"], "reward gain": p["reward_gain"],
