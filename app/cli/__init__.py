@@ -8,7 +8,7 @@ import os
 import sys
 
 # command-group modules, in --help order; each exposes register(subparsers)
-GROUPS = ["model", "capture", "generate", "reward", "vas", "reprpo", "divergence", "results", "app_cmd", "demo"]
+GROUPS = ["model", "capture", "generate", "steer", "reward", "vas", "reprpo", "divergence", "results", "app_cmd", "demo"]
 
 
 class Parser(argparse.ArgumentParser):

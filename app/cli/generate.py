@@ -22,6 +22,8 @@ def register(sub) -> None:
     p.add_argument("--steer-positive", nargs="+", default=[], help="prompts on the side to steer towards")
     p.add_argument("--steer-negative", nargs="+", default=[], help="prompts on the side to steer away from")
     p.add_argument("--scale", type=finite, default=4.0, help="steering vector scale")
+    p.add_argument("--save-vector", metavar="FILE", help="also write the contrast vector (unscaled) as a "
+                   "safetensors file, for `interp steer --vector FILE:SCALE`")
     p.add_argument("--out", help="write generations as JSONL here")
     p.set_defaults(func=run)
 
@@ -30,8 +32,10 @@ def run(args) -> int:
     from interp.data.prompt_files import read_prompts
     from interp import DEFAULT_MODEL, AddVector, generate, load_model, parse_site
     from interp.io import write_jsonl
-    from interp.steering import contrast_vector
+    from interp.steering import contrast_vector, save_vector
 
+    if args.save_vector and not args.steer_site:
+        raise ValueError("--save-vector needs --steer-site with --steer-positive and --steer-negative prompts")
     prompts = args.prompt or read_prompts(args.prompts)
     model = load_model(args.model or DEFAULT_MODEL)
     interventions = []
@@ -39,6 +43,8 @@ def run(args) -> int:
         if not (args.steer_positive and args.steer_negative):
             raise ValueError("--steer-site needs --steer-positive and --steer-negative prompts")
         vec = contrast_vector(model, args.steer_site, args.steer_positive, args.steer_negative)
+        if args.save_vector:
+            save_vector(args.save_vector, vec, args.steer_site, model)
         interventions.append(AddVector(parse_site(args.steer_site), vec, scale=args.scale))
     out = generate(
         model, prompts, max_new_tokens=args.max_new_tokens, do_sample=args.do_sample, temperature=args.temperature,
