@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from interp.validate import check
+
 OUTPUT_METHODS = ("dpo", "ipo")
 HIDDEN_METHODS = ("mse", "rank", "prefvec")
 PROJECTION_METHODS = ("projgrad", "projbp")
@@ -163,6 +165,12 @@ class ReprPOConfig:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        check(self, counts=("max_prompt_length", "hra_r", "ether_blocks", "ether_reduction", "max_steps", "n_train",
+                            "eval_max_length", "eval_batch_size"),
+              counts_or_zero=("warmup_steps", "n_eval"), probabilities=("lora_dropout", "orth_scale"),
+              positive=("lr", "lora_alpha", "beta"),
+              non_negative=("weight_decay", "max_grad_norm", "alpha", "eps", "orth_weight", "leaky_slope", "mag_clip",
+                            "sink_threshold"))
 
     @property
     def uses_hidden_states(self) -> bool:
