@@ -42,7 +42,10 @@ def test_rlhf_outputs(run_dir):
 
 def test_trl_checkpoints_hold_no_full_pickle(run_dir):
     """Issue 20, item 9: TRL's checkpoints keep weights as safetensors, optimizer/scheduler/RNG states that load with
-    torch.load(weights_only=True), and no training_args.bin (a full pickle nothing reads)."""
+    torch.load(weights_only=True) (numpy's array types allowlisted, as TRL's resume reads rng_state.pth), and no
+    training_args.bin (a full pickle nothing reads)."""
+    from transformers.trainer_pt_utils import safe_globals
+
     from interp.io import load_torch
     from methods.reward_divergence.rlhf import PICKLED_ARGS
 
@@ -54,7 +57,8 @@ def test_trl_checkpoints_hold_no_full_pickle(run_dir):
         assert any(n.endswith(".safetensors") for n in names), names
         for p in ckpt.iterdir():
             if p.suffix in (".pt", ".pth", ".bin"):
-                load_torch(p)  # tensors and plain containers only, or WeightsRefused
+                with safe_globals():
+                    load_torch(p)  # tensors, plain containers and numpy arrays only, or WeightsRefused
 
 
 def test_divergence_outputs(run_dir):
