@@ -34,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=count, default=8)
     p.add_argument("--no-base", action="store_true", help="skip the base model's response (and the cost ratio)")
     p.add_argument("--out", help="also write the rows as JSONL here")
+    p.add_argument("--sae", metavar="FOLDER", help="an SAE at RE-Control's site (interp.sae.save_sae): decompose "
+                   "each control step into features, report which the controller turns up and down")
+    p.add_argument("--explain-out", metavar="FILE", help="with --sae: write that report as JSON here")
     p.set_defaults(func=run)
 
 
@@ -48,9 +51,20 @@ def run(args) -> int:
     vectors = [VectorSpec.parse(v) for v in args.vector]
     if re_control is None and not vas and not vectors:
         raise ValueError("name at least one control: --re-control RUN, --vas RUN:BETA or --vector FILE:SITE:SCALE")
+    if (args.sae or args.explain_out) and re_control is None:
+        raise ValueError("--sae explains RE-Control's steps: add --re-control RUN")
+    if args.explain_out and not args.sae:
+        raise ValueError("--explain-out needs --sae FOLDER")
     prompts = args.prompt or read_prompts(args.prompts)
     model = load_model(args.model or trained_for(re_control, vas) or DEFAULT_MODEL)
     controls = build_controls(model, re_control, vas, vectors, top_k=args.top_k)
+    sae = None
+    if args.sae:
+        from interp.sae.train import check_sae_for, load_sae
+
+        sae = load_sae(args.sae, device=str(model.device))
+        check_sae_for(sae, model, what=f"SAE {args.sae}")
+        controls.controller.records = []
     kw = dict(max_new_tokens=args.max_new_tokens, do_sample=args.do_sample, temperature=args.temperature, seed=args.seed,
               chat=chat_value(args.chat), batch_size=args.batch_size, progress=len(prompts) > args.batch_size)
     try:
@@ -81,4 +95,12 @@ def run(args) -> int:
     if controls.controller is not None and controls.controller.norms:
         report["re_control_mean_norm_u"] = sum(controls.controller.norms) / len(controls.controller.norms)
     print(json.dumps(report), file=sys.stderr)
+    if sae is not None:
+        from interp.io import write_json
+        from methods.re_control.interpret import summarize
+
+        explained = summarize(model, sae, controls.controller.value, controls.controller.records)
+        if args.explain_out:
+            write_json(args.explain_out, explained)
+        print(json.dumps({"controller_in_sae_features": explained}), file=sys.stderr)
     return 0

@@ -56,15 +56,19 @@ def optimise_control(
 class GradientAscentControl:
     """The per-step controller: callable on a site's activations [batch pos d], edits the last position."""
 
-    def __init__(self, value: ValueFunction, cfg: ControlConfig | None = None):
+    def __init__(self, value: ValueFunction, cfg: ControlConfig | None = None, record: bool = False):
         self.value, self.cfg = value, cfg or ControlConfig()
         self.norms: list[float] = []  # mean ||u|| per call, for reports
+        # with record=True: (h, u) of every controlled step, on the CPU (methods.re_control.interpret reads them)
+        self.records: list[tuple[Tensor, Tensor]] | None = [] if record else None
 
     def __call__(self, acts: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
         if self.cfg.n_steps == 0:
             return acts
         u = optimise_control(self.value, acts[:, -1], self.cfg)
         self.norms.append(float(u.norm(dim=-1).mean()))
+        if self.records is not None:
+            self.records.append((acts[:, -1].detach().float().cpu(), u.detach().float().cpu()))
         out = acts.clone()
         out[:, -1] = acts[:, -1] + u.to(acts.dtype)
         return out

@@ -121,3 +121,20 @@ def test_a_file_that_is_not_a_vector_is_refused(model, tmp_path):
     save_tensors(tmp_path / "w.safetensors", {"weight": torch.zeros(3, 3)})
     with pytest.raises(ValueError, match="not a steering vector file"):
         build_controls(model, vectors=[VectorSpec.parse(f"{tmp_path / 'w.safetensors'}:resid_post:1:2")])
+
+
+def test_cli_explains_the_controller_in_sae_features(model, runs, tmp_path, capsys):
+    from app.cli import main
+    from interp.sae.train import SAETrainConfig, build_training_sae, save_sae
+
+    sae = build_training_sae(SAETrainConfig(architecture="topk", expansion=4, k=8), model.d_model)
+    save_sae(sae, tmp_path / "sae")
+    rc = main(["steer", "--model", "stories260k", "--prompt", PROMPTS[0], "--chat", "no", "--no-base",
+               "--re-control", f"{runs / 'rc'}:{RC}", "--sae", str(tmp_path / "sae"),
+               "--explain-out", str(tmp_path / "explain.json"), "--max-new-tokens", "4"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    report = json.loads((tmp_path / "explain.json").read_text())
+    assert report["steps"] == 4 and report["up"] + report["down"]
+    rc = main(["steer", "--model", "stories260k", "--prompt", "hi", "--vas", f"{runs / 'vas'}:1", "--sae", str(tmp_path / "sae")])
+    assert rc == 2 and "add --re-control" in capsys.readouterr().err
