@@ -88,14 +88,31 @@ def _trainer(cfg: RLHFConfig, model, tokenizer, prompts: list[str], out: Path, d
     if cfg.algorithm == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
-        return GRPOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=GRPOConfig(**common),
-                           train_dataset=data, processing_class=tokenizer, peft_config=peft_config,
-                           callbacks=[_drop_pickled_args()])
-    from trl import RLOOConfig, RLOOTrainer
+        trainer = GRPOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=GRPOConfig(**common),
+                              train_dataset=data, processing_class=tokenizer, peft_config=peft_config,
+                              callbacks=[_drop_pickled_args()])
+    else:
+        from trl import RLOOConfig, RLOOTrainer
 
-    return RLOOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=RLOOConfig(**common),
-                       train_dataset=data, processing_class=tokenizer, peft_config=peft_config,
-                       callbacks=[_drop_pickled_args()])
+        trainer = RLOOTrainer(model=model, reward_funcs=RewardForTRL(cfg.reward), args=RLOOConfig(**common),
+                              train_dataset=data, processing_class=tokenizer, peft_config=peft_config,
+                              callbacks=[_drop_pickled_args()])
+    return _with_reward_bar(trainer)
+
+
+def _with_reward_bar(trainer):
+    """Swap the Trainer's progress callback, which prints every step's log dict (a dozen keys each), for
+    the same bar showing the latest reward. The log history (reward_curve.json) keeps every key."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class RewardBar(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and self.training_bar is not None and logs and "reward" in logs:
+                self.training_bar.set_postfix(reward=f"{float(logs['reward']):.3f}", refresh=False)
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(RewardBar())
+    return trainer
 
 
 PICKLED_ARGS = "training_args.bin"  # the Trainer's TrainingArguments, a full pickle in every checkpoint

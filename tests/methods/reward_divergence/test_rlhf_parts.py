@@ -58,3 +58,24 @@ def test_cpu_preset_and_sae_settings():
         SAEStepConfig(skip_first=-1)
     with pytest.raises(ValueError, match="max_norm_ratio"):
         SAEStepConfig(max_norm_ratio=-1.0)
+
+
+def test_training_shows_a_reward_bar_not_a_dict_per_step(stories, tmp_path, capsys):
+    """TRL's Trainer prints every step's log dict; the RL step shows the reward on its progress bar instead."""
+    from transformers import AutoModelForCausalLM, TrainerControl, TrainerState
+    from transformers.trainer_callback import ProgressCallback
+
+    from methods.reward_divergence.rlhf import _trainer
+
+    cfg = RLHFConfig(policy="stories260k", steps=2, prompts_per_step=2, num_generations=2, max_new_tokens=4, lora_r=4,
+                     lora_targets=("q_proj",))
+    model = AutoModelForCausalLM.from_pretrained(stories.path)
+    trainer = _trainer(cfg, model, stories.tokenizer, ["Once upon", "The cat"], tmp_path, "cpu")
+    bars = [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback)]
+    assert len(bars) == 1 and type(bars[0]) is not ProgressCallback
+    state = TrainerState(max_steps=2)
+    bars[0].on_train_begin(trainer.args, state, TrainerControl())
+    capsys.readouterr()
+    bars[0].on_log(trainer.args, state, TrainerControl(), logs={"loss": 0.1, "reward": 0.25, "kl": 0.0})
+    out, err = capsys.readouterr()
+    assert "'loss'" not in out + err and "reward=0.250" in str(bars[0].training_bar.postfix)
