@@ -37,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--sae", metavar="FOLDER", help="an SAE at RE-Control's site (interp.sae.save_sae): decompose "
                    "each control step into features, report which the controller turns up and down")
     p.add_argument("--explain-out", metavar="FILE", help="with --sae: write that report as JSON here")
+    p.add_argument("--sparse", metavar="M", type=count, default=None, help="with --sae: RE-Control's ascent in the "
+                   "SAE's feature space, on the M features of largest value gradient at each step (each token then "
+                   "carries its list of features)")
     p.set_defaults(func=run)
 
 
@@ -53,8 +56,8 @@ def run(args) -> int:
         raise ValueError("name at least one control: --re-control RUN, --vas RUN:BETA or --vector FILE:SITE:SCALE")
     if (args.sae or args.explain_out) and re_control is None:
         raise ValueError("--sae explains RE-Control's steps: add --re-control RUN")
-    if args.explain_out and not args.sae:
-        raise ValueError("--explain-out needs --sae FOLDER")
+    if (args.explain_out or args.sparse) and not args.sae:
+        raise ValueError("--explain-out and --sparse need --sae FOLDER")
     prompts = args.prompt or read_prompts(args.prompts)
     model = load_model(args.model or trained_for(re_control, vas) or DEFAULT_MODEL)
     controls = build_controls(model, re_control, vas, vectors, top_k=args.top_k)
@@ -65,6 +68,15 @@ def run(args) -> int:
         sae = load_sae(args.sae, device=str(model.device))
         check_sae_for(sae, model, what=f"SAE {args.sae}")
         controls.controller.records = []
+        if args.sparse:
+            from methods.re_control.interpret import SparseFeatureControl
+
+            dense = controls.controller
+            sparse = SparseFeatureControl(dense.value, sae, args.sparse, dense.cfg.step_size, dense.cfg.n_steps)
+            at = next(i for i, iv in enumerate(controls.interventions) if getattr(iv, "fn", None) is dense)
+            controls.interventions[at] = sparse.intervention()
+            controls.controller = sparse
+            controls.names.append(f"sparse: {args.sparse} SAE features per step")
     kw = dict(max_new_tokens=args.max_new_tokens, do_sample=args.do_sample, temperature=args.temperature, seed=args.seed,
               chat=chat_value(args.chat), batch_size=args.batch_size, progress=len(prompts) > args.batch_size)
     try:
@@ -95,7 +107,10 @@ def run(args) -> int:
     if controls.controller is not None and controls.controller.norms:
         report["re_control_mean_norm_u"] = sum(controls.controller.norms) / len(controls.controller.norms)
     print(json.dumps(report), file=sys.stderr)
-    if sae is not None:
+    if sae is not None and args.sparse:  # the features each controlled token of the first prompt carried
+        steps = [[{"feature": f, "delta_z": round(z, 4)} for f, z in rows[0]] for rows in controls.controller.steps]
+        print(json.dumps({"sparse_features_per_step": steps}), file=sys.stderr)
+    elif sae is not None:
         from interp.io import write_json
         from methods.re_control.interpret import summarize
 

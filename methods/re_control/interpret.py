@@ -110,3 +110,57 @@ def summarize(model: "Model", sae: Any, value: ValueFunction, records: list[tupl
                          "promotes": [model.tokenizer.decode([t]) for t in promoted]})
         out[label] = rows
     return out
+
+
+class SparseFeatureControl:
+    """RE-Control's ascent in an SAE's feature space, restricted to a few features per step.
+
+    At each decoding step, with g = grad V(h) and the decoder directions d_i:
+        S = the m features with the largest |g . d_i|
+        dz_S <- dz_S + step_size * grad_{dz_S} V(h + sum_{i in S} dz_i d_i)      (n_steps times, dz = 0 first)
+        u = sum_{i in S} dz_i d_i
+    so each controlled token carries a short list of named features (`steps`: per call, the features and
+    their dz for each row). Callable on a site's activations like `GradientAscentControl`."""
+
+    def __init__(self, value: ValueFunction, sae: Any, m: int, step_size: float, n_steps: int):
+        if m < 1 or n_steps < 0 or not step_size >= 0:
+            raise ValueError(f"sparse control needs m >= 1, n_steps >= 0 and step_size >= 0; got m={m}, "
+                             f"n_steps={n_steps}, step_size={step_size}")
+        self.value, self.m, self.step_size, self.n_steps = value, m, step_size, n_steps
+        self.directions = decoder_directions(sae).detach().to(value.mean.device, value.mean.dtype)
+        if m > self.directions.shape[0]:
+            raise ValueError(f"m={m} is more than the SAE's {self.directions.shape[0]} features")
+        self.norms: list[float] = []
+        self.steps: list[list[list[tuple[int, float]]]] = []  # per call, per row: [(feature, dz)]
+
+    def control(self, h: Float[Tensor, "batch d_model"]) -> Float[Tensor, "batch d_model"]:
+        """u for each row of h (see the class docstring)."""
+        with torch.inference_mode(False), torch.enable_grad():
+            h = h.detach().clone().to(self.value.mean.dtype)
+            x = h.clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(self.value(x).sum(), x)
+            chosen = (g @ self.directions.T).abs().topk(self.m, dim=-1).indices  # [batch m]
+            dirs = self.directions[chosen]  # [batch m d]
+            dz = torch.zeros(chosen.shape, dtype=h.dtype, device=h.device)
+            for _ in range(self.n_steps):
+                dz.requires_grad_(True)
+                u = torch.einsum("bm,bmd->bd", dz, dirs)
+                (grad,) = torch.autograd.grad(self.value(h + u).sum(), dz)
+                dz = (dz + self.step_size * grad).detach()
+        self.steps.append([list(zip(c.tolist(), z.tolist())) for c, z in zip(chosen, dz)])
+        return torch.einsum("bm,bmd->bd", dz, dirs)
+
+    def __call__(self, acts: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        if self.n_steps == 0:
+            return acts
+        u = self.control(acts[:, -1])
+        self.norms.append(float(u.norm(dim=-1).mean()))
+        out = acts.clone()
+        out[:, -1] = acts[:, -1] + u.to(acts.dtype)
+        return out
+
+    def intervention(self):
+        from interp.interventions import ApplyFunction
+        from interp.sites import parse_site
+
+        return ApplyFunction(parse_site(self.value.cfg.site), self)

@@ -138,3 +138,16 @@ def test_cli_explains_the_controller_in_sae_features(model, runs, tmp_path, caps
     assert report["steps"] == 4 and report["up"] + report["down"]
     rc = main(["steer", "--model", "stories260k", "--prompt", "hi", "--vas", f"{runs / 'vas'}:1", "--sae", str(tmp_path / "sae")])
     assert rc == 2 and "add --re-control" in capsys.readouterr().err
+
+
+def test_cli_sparse_control_lists_features_per_token(model, runs, tmp_path, capsys):
+    from app.cli import main
+    from interp.sae.train import SAETrainConfig, build_training_sae, save_sae
+
+    save_sae(build_training_sae(SAETrainConfig(architecture="topk", expansion=4, k=8), model.d_model), tmp_path / "sae")
+    rc = main(["steer", "--model", "stories260k", "--prompt", PROMPTS[1], "--chat", "no", "--no-base",
+               "--re-control", f"{runs / 'rc'}:{RC}", "--sae", str(tmp_path / "sae"), "--sparse", "3", "--max-new-tokens", "3"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    steps = json.loads(err.strip().splitlines()[-1])["sparse_features_per_step"]
+    assert len(steps) == 3 and all(len(s) == 3 for s in steps)

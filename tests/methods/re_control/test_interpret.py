@@ -68,3 +68,26 @@ def test_nothing_recorded_is_refused(setup, sae):
     model, value, _ = setup
     with pytest.raises(ValueError, match="no controlled steps"):
         summarize(model, sae, value, [])
+
+
+def test_sparse_control_moves_only_m_features_and_raises_the_value(setup, sae):
+    from methods.re_control.interpret import SparseFeatureControl, decoder_directions
+
+    model, value, records = setup
+    h = torch.cat([r[0] for r in records])
+    ctl = SparseFeatureControl(value, sae, m=4, step_size=5.0, n_steps=5)
+    u = ctl.control(h)
+    assert float(u.norm(dim=-1).min()) > 0
+    with torch.no_grad():
+        assert (value(h + u) > value(h)).all()
+    d = decoder_directions(sae)
+    for row, chosen in zip(u, ctl.steps[-1]):
+        feats = [f for f, _ in chosen]
+        assert len(set(feats)) == 4
+        coef = torch.linalg.lstsq(d[feats].T, row[:, None]).solution  # u lies in the span of its 4 directions
+        torch.testing.assert_close(d[feats].T @ coef, row[:, None], atol=1e-4, rtol=1e-4)
+    # inside generation: each controlled token carries its feature list
+    generate(model, ["The cat sat"], interventions=[ctl.intervention()], max_new_tokens=3, stop_at_eos=False, progress=False)
+    assert len(ctl.steps) == 4 and all(len(rows[0]) == 4 for rows in ctl.steps)
+    with pytest.raises(ValueError, match="m >= 1"):
+        SparseFeatureControl(value, sae, m=0, step_size=1.0, n_steps=1)
