@@ -29,13 +29,14 @@ def test_broken_cache_is_refused_with_versions_named(monkeypatch):
     versions = installed_versions()
     assert f"transformers {versions['transformers']}" in msg and f"transformer-lens {versions['transformer-lens']}" in msg
     assert "interp supports:" in msg and "lock" in msg
+    assert "on the bridge execution path" in msg  # the lean path runs HF's own attention, which caches
 
 
 def test_healthy_cache_passes_and_is_checked_once(monkeypatch):
     monkeypatch.setattr(cache_guard, "_PASSED", set())
     calls = []
-    real = cache_guard.cache_discrepancy
-    monkeypatch.setattr(cache_guard, "cache_discrepancy", lambda m: calls.append(1) or real(m))
+    real = cache_guard.path_discrepancies
+    monkeypatch.setattr(cache_guard, "path_discrepancies", lambda m: calls.append(1) or real(m))
     model = load_model("tiny-random-gpt2", device="cpu")
     load_model("tiny-random-gpt2", device="cpu")
     assert len(calls) == 1
