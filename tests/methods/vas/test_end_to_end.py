@@ -16,7 +16,10 @@ COMMON = ["--model", "stories260k", "--device", "cpu", "--max-new-tokens", "24",
 TRAIN = ["--n-prompts", "512", "--epochs", "5", "--lr", "3e-3"]
 EVAL_PROMPTS = ["--n-prompts", "64"]
 BETA = "16"
-GRID_BETAS = "0,4,8"  # the negative estimator saturates sooner: TinyStories are rarely negative
+# Both estimators are trained with seed 0 from the same (seeded) initial weights on the same rollouts, so they
+# learn mirror images and every cell depends on beta_1 - beta_2 alone; the reward saturates past a difference
+# of 4 (0.284 at 4, 0.274 at 8 on the beta_2 = 0 line when the grid was 0,4,8), so the grid spans 0..4
+GRID_BETAS = "0,2,4"
 
 
 def cli(*argv) -> None:
