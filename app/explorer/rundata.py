@@ -103,7 +103,7 @@ def read_json(path: Path, command: str, expect: type | None = None) -> Any:
     except UnreadableFile as e:
         raise MissingArtifact(path, command, _why(path, e)) from e
     except (ValueError, OSError) as e:
-        raise MissingArtifact(path, command, f"is half-written or corrupt ({e.__class__.__name__})") from e
+        raise MissingArtifact(path, command, f"is half-written or corrupt ({(e.__cause__ or e).__class__.__name__})") from e
 
 
 def read_jsonl(path: Path, command: str) -> list[dict]:
@@ -114,7 +114,7 @@ def read_jsonl(path: Path, command: str) -> list[dict]:
     except UnreadableFile as e:
         raise MissingArtifact(path, command, _why(path, e)) from e
     except (ValueError, OSError) as e:
-        raise MissingArtifact(path, command, f"is half-written or corrupt ({e.__class__.__name__})") from e
+        raise MissingArtifact(path, command, f"is half-written or corrupt ({(e.__cause__ or e).__class__.__name__})") from e
     bad = next((i for i, r in enumerate(rows, 1) if not isinstance(r, dict)), None)
     if bad is not None:
         raise MissingArtifact(path, command, f"holds a line that is not a JSON object (line {bad})")

@@ -18,13 +18,20 @@ import streamlit as st
 from app.explorer.rundata import MissingArtifact
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'^@/])")
+# what Markdown (CommonMark + GitHub's extensions, as Streamlit renders it) could make live or format: links and
+# images ([ ]), HTML and <autolinks> (< >), emphasis, code, tables, strikethrough, math ($), e-mail autolinks (@)
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~$@])")
+_AUTOLINK = re.compile(r"(:)(?=//)|(?<=www)(\.)", re.IGNORECASE)  # bare http://... and www. links
+_LIST = re.compile(r"^(\s*)([-+>]|\d+[.)])")  # a line that would open a list or a quote
 
 
 def md(text: object) -> str:
-    """`text` as literal text inside Markdown: every character Markdown (or Streamlit's :color[] and $math$)
-    could read is backslash-escaped, so no link, image, autolink, HTML or formatting survives; one line."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    """`text` as literal text inside Markdown: the characters Markdown (or Streamlit's :color[] and $math$) could
+    read are backslash-escaped, so no link, image, autolink, HTML or formatting survives; one line. Ordinary
+    punctuation (-, ., :, parentheses) stays as typed."""
+    text = _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    text = _AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
+    return _LIST.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def code(text: object) -> str:
