@@ -125,7 +125,7 @@ def paths_agree(model, prompt_ids: torch.Tensor, new_tokens: int) -> dict:
         out[mode] = (tokens, logits)
     model.execution = "auto"
     diff = (out["lean"][1] - out["bridge"][1]).abs().max() / out["bridge"][1].std()
-    return {"lean_equals_bridge_tokens": out["lean"][0] == out["bridge"][0], "lean_vs_bridge_logit_diff_over_spread": float(diff)}
+    return {"lean_equals_bridge_tokens": out["lean"][0] == out["bridge"][0], "lean_vs_bridge_max_logit_diff_in_spreads": float(diff)}
 
 
 if __name__ == "__main__":
