@@ -1,6 +1,6 @@
 """The markdown table of a benchmark run directory: one row per ratio, one column per batch size.
 
-    python -m benchmarks.gpu_table OUT_DIR      (reads OUT_DIR/*.jsonl written by benchmarks/gpu_suite.sh)
+    python -m benchmarks.gpu_table OUT_DIR      (reads OUT_DIR/*.jsonl written by benchmarks/gpu_suite.sh, or committed *.json lists)
 
 A ratio is any numeric field whose name says it is one (`_over_`, `ratio`); each row keeps the
 benchmark's own field name, so a number in the README can be traced to its file and field.
@@ -16,12 +16,8 @@ from pathlib import Path
 def rows(out: Path) -> dict[tuple[str, str], dict[str, float]]:
     """{(benchmark, field [value model]): {batch: ratio}} from every JSON line under `out`."""
     table: dict[tuple[str, str], dict[str, float]] = {}
-    for path in sorted(out.glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+    for path in sorted([*out.glob("*.jsonl"), *out.glob("*.json")]):
+        for d in _records(path):
             argv = d.get("argv") or []
             batch = str(d.get("batch", d.get("batch_size", _flag(argv, "--batch") or _flag(argv, "--batch-size") or "?")))
             tag = f" (value model: {d['value_layers']} layers)" if "value_layers" in d else ""
@@ -34,6 +30,22 @@ def rows(out: Path) -> dict[tuple[str, str], dict[str, float]]:
                         and ("_over_" in key or key.endswith("ratio")) and "_cpu" not in key:
                     table.setdefault((path.stem, key + tag), {})[batch] = float(value)
     return table
+
+
+def _records(path: Path) -> list[dict]:
+    """The runs in a suite's `NAME.jsonl` (one per line) or a committed `NAME.json` (a list of them)."""
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        return [d for d in (data if isinstance(data, list) else [data]) if isinstance(d, dict)]
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(d, dict):
+            out.append(d)
+    return out
 
 
 def _flag(argv: list[str], name: str) -> str | None:
