@@ -13,6 +13,8 @@ Runs do not nest: a run inside another run's step (or a step that is another run
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import re
@@ -22,7 +24,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from interp.io import read_json, write_json
 from interp.redact import SECRET_NAME, redact_obj
@@ -48,6 +50,7 @@ LOCK_FILE = ".writer.json"  # in a run directory: flocked by the process that wr
 _IDLE = {"about": "interp holds an exclusive flock on this file while a process writes this run; `writer` "
                   "names that process (null: no writer now)", "writer": None}
 _HELD: dict[str, list[Any]] = {}  # real path of a run directory -> [open lock file, depth], in this process
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _lock_key(run_dir: Path) -> str:
@@ -140,6 +143,38 @@ def writing(run_dir: str | Path) -> Iterator[Path]:
             pass
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def owning_run(path: str | Path) -> Path:
+    """The run directory whose writer lock covers `path`: the run of the nearest step directory at or above
+    it (a store a pipeline step collects into), else `path` itself (a directory that is a run of its own)."""
+    here = Path(os.path.abspath(path))
+    for parent in (here, *here.parents):
+        if _is_step_dir(parent):
+            return parent.parent
+    return Path(path)
+
+
+def writes_run(arg: str) -> Callable[[F], F]:
+    """Make an API function that writes the directory in its argument `arg` hold that directory's run writer
+    lock for its whole call, not only while a step is opened: a second writer is refused for as long as it
+    writes. Re-entrant, so a caller that already holds the lock (the protocol, a CLI command) keeps it; a
+    None `arg` (nothing written) takes no lock."""
+
+    def wrap(fn: F) -> F:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            target = sig.bind_partial(*args, **kwargs).arguments.get(arg)
+            if target is None:
+                return fn(*args, **kwargs)
+            with writing(owning_run(target)):
+                return fn(*args, **kwargs)
+
+        return locked  # type: ignore[return-value]
+
+    return wrap
 
 
 def _is_step_dir(path: Path) -> bool:

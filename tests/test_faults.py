@@ -18,7 +18,6 @@ import os
 import random
 import signal
 import sys
-import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +27,7 @@ from safetensors import safe_open
 
 from interp import faults
 from interp.io import load_tensors, read_json, read_jsonl
+from tests.forked import exit_with
 
 KILLS_PER_STEP = 6
 SURVIVED: dict[str, int] = {}
@@ -39,8 +39,7 @@ def run_forked(fn: Callable[[], object], kill_at: int | None = None, trace: Path
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
-        code = 1
-        try:
+        def body() -> int:
             faults.reset()
             os.environ.pop(faults.KILL_AT, None)
             os.environ.pop(faults.TRACE, None)
@@ -50,13 +49,9 @@ def run_forked(fn: Callable[[], object], kill_at: int | None = None, trace: Path
                 os.environ[faults.TRACE] = str(trace)
             torch.set_num_threads(1)
             fn()
-            code = 0
-        except BaseException:  # noqa: BLE001 - reported through the exit status
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            return 0
+
+        exit_with(body)
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         assert os.WTERMSIG(status) == signal.SIGKILL, f"child died of signal {os.WTERMSIG(status)}"

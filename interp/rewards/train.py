@@ -23,7 +23,7 @@ import torch
 from interp.io import load_tensors, save_tensors, write_json
 from interp.rewards.bradley_terry import KIND, BTConfig, bt_loss, pairwise_accuracy, train_head
 from interp.rewards.encoders import load_encoder
-from interp.runs import RunConfigMismatch, open_step
+from interp.runs import RunConfigMismatch, open_step, writes_run
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def embed_pairs(out: Path, pairs: Sequence[Any], cfg: BTConfig, data: str, devic
     return emb
 
 
+@writes_run("out")  # the whole training, not only the opening of each step: one writer per run
 def train_reward_model(
     pairs: Sequence[Any],
     out: str | Path,

@@ -19,6 +19,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.activations import capture
+from interp.runs import writes_run
 from interp.sites import Site, parse_site
 from interp.store.manifest import read_manifests, remove_rank
 from interp.store.reader import ActivationStore
@@ -67,6 +68,7 @@ def token_rows(
     return {s: a[keep] for s, a in acts.items()}, cols
 
 
+@writes_run("store_dir")  # the run that owns the store (or the store itself), for the whole collection
 def collect(
     model: "Model",
     texts: Sequence[str],

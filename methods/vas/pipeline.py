@@ -24,7 +24,7 @@ from interp import distributed
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, write_json, write_jsonl
 from interp.pipeline import Context, Pipeline, register
-from interp.runs import Step, open_step, writing
+from interp.runs import Step, open_step, writes_run, writing
 from interp.validate import check
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.defaults import DEFAULT_TOP_K
@@ -144,6 +144,7 @@ def load_guides(specs: Sequence[tuple[str, float]], model: Any) -> list[Guide]:
     return guides
 
 
+@writes_run("out")  # held for the whole generation: a second writer of OUT is refused until it ends
 def generate(
     out: str | Path | None,
     model: Any,
@@ -205,6 +206,7 @@ def evaluate_into(step_dir: Path, model: Any, prompts: Sequence[str], value_path
                       "seconds_per_prompt": v["seconds_per_prompt"]} for k, v in by.items()}
 
 
+@writes_run("out")
 def evaluate_step(
     out: str | Path,
     model: Any,
@@ -226,6 +228,7 @@ def evaluate_step(
     return rows, step
 
 
+@writes_run("out")
 def grid_step(
     out: str | Path,
     model: Any,

@@ -31,6 +31,7 @@ from interp.models.paths import cache_dir
 from interp.runs import RunConfigMismatch
 from interp.store.manifest import StoreMismatch
 from interp.training_guard import NonFiniteLoss
+from tests.forked import one_model_per_spec
 
 S = "stories260k"  # d_model 64, 5 layers, 512 tokens, context 512
 CLI_ERRORS = (ValueError, OSError, RuntimeError, KeyError)  # what app.cli.main prints as one line
@@ -180,22 +181,9 @@ def ws(tmp_path_factory):
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_model_per_spec():
-    """Commands load models by spec; load each once for this module (read-only use: no hooks are left)."""
-    import interp
-    import interp.models
-
-    real, cache = interp.models.load_model, {}
-
-    def cached(spec=None, device=None, **kw):
-        if kw or str(device or "cpu") != "cpu" or spec is None:
-            return real(spec, device=device, **kw) if spec else real(device=device, **kw)
-        if spec not in cache:
-            cache[spec] = real(spec, device="cpu")
-        return cache[spec]
-
-    interp.models.load_model = interp.load_model = cached
-    yield
-    interp.models.load_model = interp.load_model = real
+    """Commands load models by spec; load each once for this module."""
+    with one_model_per_spec():
+        yield
 
 
 # ---- fault injection for the NaN cases ------------------------------------------------------------

@@ -17,14 +17,15 @@ import os
 import select
 import signal
 import sys
-import traceback
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
 
 import app.cli as cli
 from interp.runs import LOCK_FILE, NestedRun, RunBusy, holds_lock, writing
+from tests.forked import exit_with, one_model_per_spec
 
 S = "stories260k"
 
@@ -32,29 +33,16 @@ S = "stories260k"
 @pytest.fixture(scope="module", autouse=True)
 def _one_model_per_spec():
     """Commands load models by spec; load each once here, so a forked writer starts in milliseconds."""
-    import interp
-    import interp.models
-
-    real, cache = interp.models.load_model, {}
-
-    def cached(spec=None, device=None, **kw):
-        if kw or str(device or "cpu") != "cpu" or spec is None:
-            return real(spec, device=device, **kw) if spec else real(device=device, **kw)
-        if spec not in cache:
-            cache[spec] = real(spec, device="cpu")
-        return cache[spec]
-
-    interp.models.load_model = interp.load_model = cached
-    cached(S)
-    cli.build_parser()  # imports every command group once, before any fork
-    yield
-    interp.models.load_model = interp.load_model = real
+    with one_model_per_spec(S):
+        cli.build_parser()  # imports every command group once, before any fork
+        yield
 
 
 class Writer:
-    """A forked child running `interp ARGV`, held at the first call of `owner.name` until released."""
+    """A forked child running `interp ARGV` (or `call()`, an API call), held at the first call of `owner.name`
+    until released."""
 
-    def __init__(self, argv: list[str], owner, name: str):
+    def __init__(self, argv: list[str], owner, name: str, call: Callable[[], object] | None = None):
         self.argv = argv
         ready_r, ready_w = os.pipe()
         self._go_r, self._go_w = os.pipe()
@@ -62,8 +50,7 @@ class Writer:
         sys.stderr.flush()
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns into pytest
-            code = 1
-            try:
+            def body() -> int:
                 os.close(ready_r)
                 os.close(self._go_w)
                 torch.set_num_threads(1)
@@ -76,14 +63,13 @@ class Writer:
                     return real(*a, **k)
 
                 setattr(owner, name, gate)
+                if call is not None:
+                    call()
+                    return 0
                 sys.argv = ["interp", *argv]  # what a real `interp ...` process has
-                code = cli.main(argv)
-            except BaseException:  # noqa: BLE001 - reported through the exit status
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
+                return cli.main(argv)
+
+            exit_with(body)
         os.close(ready_w)
         os.close(self._go_r)
         ready, _, _ = select.select([ready_r], [], [], 120)
@@ -132,7 +118,8 @@ def refused(argv: list[str], holder: Writer, root: Path) -> str:
     assert isinstance(error, RunBusy), f"{type(error).__name__}: {error}\n{err}"
     line = err.strip()
     assert rc == 2 and "\n" not in line and line.startswith("interp: error: "), err
-    assert f"pid {holder.pid}" in line and f"interp {' '.join(holder.argv[:2])}" in line, line
+    assert f"pid {holder.pid}" in line, line
+    assert not holder.argv or f"interp {' '.join(holder.argv[:2])}" in line, line
     assert hashes(root) == before, "a refused writer changed files of the run"
     return line
 
@@ -221,6 +208,115 @@ def test_capture_into_a_store_another_capture_writes(tmp_path):
     first = Writer(argv, StoreWriter, "append")
     refused(argv, first, tmp_path)
     assert first.release() == 0
+
+
+# ---- API callers hold the lock for their whole write, not only while a step opens ------------------
+def api_refused(call: Callable[[], object], holder: Writer, root: Path) -> str:
+    """`call()` (the same API call as `holder`'s, other settings) while `holder` is inside its write: RunBusy at
+    once, in one line naming the holder; nothing changed."""
+    before = hashes(root)
+    with pytest.raises(RunBusy) as refusal:
+        call()
+    line = str(refusal.value)
+    assert "\n" not in line and f"pid {holder.pid}" in line and "wait for it to finish" in line, line
+    assert hashes(root) == before, "a refused writer changed files of the run"
+    return line
+
+
+def test_reward_api_holds_the_lock_while_it_trains(tmp_path):
+    """`train_reward_model` took the lock only inside `open_step`: a second call with --hidden 0 made while the
+    first trained replaced its config.json (a config holding only config.json is "abandoned") and trained too."""
+    import interp.rewards.train as rt
+    from interp.data.types import PreferencePair
+    from interp.rewards import get_reward
+    from interp.rewards.bradley_terry import BTConfig
+
+    pairs = [PreferencePair(prompt=f"q{i}", chosen=f"good answer {i}", rejected=f"bad {i}") for i in range(12)]
+    out = tmp_path / "rm"
+
+    def train(hidden: int):
+        return rt.train_reward_model(pairs, out, BTConfig(encoder=f"model:{S}", hidden=hidden, max_epochs=3, patience=2),
+                                     progress=False)
+
+    first = Writer([], rt, "train_head", call=lambda: train(64))  # held after both steps opened
+    api_refused(lambda: train(0), first, tmp_path)
+    data = tmp_path / "pairs.jsonl"  # and the command, in one line
+    data.write_text("".join(json.dumps(vars(p)) + "\n" for p in pairs))
+    refused(["reward", "train", "--data", f"jsonl:{data}", "--out", str(out), "--encoder", f"model:{S}", "--hidden", "0"],
+            first, out)
+    assert first.release() == 0
+    assert json.loads((out / "train" / "config.json").read_text())["hidden"] == 64
+    assert get_reward(f"rm:{out}")(["q"], ["good"]).shape == (1,)
+
+
+def test_collect_api_holds_the_lock_while_it_collects(tmp_path):
+    """`interp.store.collect` took no lock at all: a second collection into the store ran beside the first."""
+    import interp
+    from interp.store import ActivationStore, collect
+    from interp.store.writer import StoreWriter
+
+    model = interp.load_model(S)
+    texts = ["once upon a time", "the cat sat", "the dog ran"]
+    store = tmp_path / "st"
+
+    def fill(max_length: int | None):
+        return collect(model, texts, ["resid_post:1"], store, batch_size=1, max_length=max_length, progress=False)
+
+    first = Writer([], StoreWriter, "append", call=lambda: fill(None))
+    api_refused(lambda: fill(3), first, tmp_path)
+    assert first.release() == 0
+    assert ActivationStore.open(store).n_rows == int(model.tokenize(texts)[1].sum())
+
+
+def test_collect_api_into_a_step_holds_the_lock_of_the_steps_run(tmp_path):
+    """A store inside a step is written under its run's lock: re-entrant under the protocol (no NestedRun), and a
+    second writer of that run is refused while a collection into the step runs outside it."""
+    from dataclasses import dataclass
+
+    import interp
+    from interp.pipeline import Pipeline, run
+    from interp.store import collect
+    from interp.store.writer import StoreWriter
+
+    @dataclass
+    class Cfg:
+        n: int = 1
+
+    model = interp.load_model(S)
+    p = Pipeline("collector", Cfg)
+    p.step(name="acts")(lambda ctx: {"rows": collect(model, ["a b c"], ["resid_post:1"], ctx.step_dir / "store",
+                                                     progress=False).n_rows})
+    root = tmp_path / "runs"
+    assert run(p, Cfg(), root / "x")["acts"]["rows"] > 0
+    store = root / "x" / "acts" / "store2"
+    first = Writer([], StoreWriter, "append", call=lambda: collect(model, ["a b"], ["resid_post:1"], store, progress=False))
+    line = api_refused(lambda: run(p, Cfg(n=2), root / "x", force=True), first, root)
+    assert str(root / "x") in line
+    assert first.release() == 0
+
+
+@pytest.mark.parametrize("api", ["generate", "evaluate_step", "grid_step"])
+def test_vas_api_holds_the_lock_while_it_writes(api, tmp_path):
+    """VAS generate/evaluate/grid took the lock only inside `open_step`: a second call with another seed, made
+    while the first loaded its value models, took the step's config.json over."""
+    import interp
+    import methods.vas.pipeline as vp
+    from methods.vas.evaluate import EvalConfig
+
+    model = interp.load_model(S)
+    out, value = tmp_path / "vas", str(tmp_path / "value")  # the value model is never reached: the gate is first
+    calls = {
+        "generate": lambda seed: vp.generate(out, model, ["hi"], [(value, 1.0)], max_new_tokens=2, seed=seed),
+        "evaluate_step": lambda seed: vp.evaluate_step(out, model, ["hi"], value, "vader-sentiment",
+                                                       EvalConfig(seed=seed, max_new_tokens=2), progress=False),
+        "grid_step": lambda seed: vp.grid_step(out, model, ["hi"], [value, value], ["a", "b"], [0.0, 1.0], [0.0, 1.0],
+                                               EvalConfig(seed=seed, max_new_tokens=2), progress=False),
+    }
+    first = Writer([], vp.ValueModel, "load", call=lambda: calls[api](0))
+    try:
+        api_refused(lambda: calls[api](1), first, tmp_path)
+    finally:
+        first.kill()
 
 
 def test_readers_need_no_lock_and_every_writer_command_is_refused(tmp_path):
