@@ -74,8 +74,17 @@ class Pipeline:
     steps: list[StepSpec] = field(default_factory=list)
     # model spec -> config sized for `interp demo` (None: the pipeline is not part of the demo)
     demo_config: Callable[[str], Any] | None = None
-    # run directory -> rows {"effect", "value", "low", "high", "source", "detail"} for the demo's table
+    # run directory -> rows {"effect", "value", "source"; optional "low", "high", "detail", "n", "p"} for the
+    # demo's table: `source` is FILE:KEY with FILE relative to the run directory, `low`/`high` a 95% interval,
+    # `n` the paired sample behind it, `p` a test's p-value (rows judged by a test rather than an interval)
     summarize: Callable[[Path], list[dict[str, Any]]] | None = None
+    # where the demo runs it among the others (lower first, then by name)
+    demo_rank: int = 100
+    # how a reader writes its name (the demo's table; default: the name)
+    title: str = ""
+    # (config, --device or None) -> the device its steps run on (default: as given); for a pipeline whose
+    # recorded settings name the device it resolved
+    resolve_device: Callable[[Any, str | None], str | None] | None = None
     # config -> None, raising a clear error before any model is loaded (e.g. unknown data set names)
     check: Callable[[Any], None] | None = None
     # config -> the run name used when none is given
@@ -127,6 +136,10 @@ class Pipeline:
     @property
     def cli_name(self) -> str:
         return self.command or self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
 
     def run_name(self, cfg: Any) -> str:
         return self.default_run(cfg) if self.default_run else self.name
@@ -225,6 +238,8 @@ def run(pipeline: Pipeline, cfg: Any, run_dir: str | Path, steps: list[str] | No
     from interp.distributed import finish_step, is_main, open_step
 
     run_dir = Path(run_dir)
+    if pipeline.resolve_device is not None:
+        device = pipeline.resolve_device(cfg, device)
     wanted = pipeline.step_names() if steps is None else [pipeline.get_step(s).name for s in steps]
     if pipeline.check is not None:
         pipeline.check(cfg)  # before any directory or model

@@ -1,10 +1,12 @@
-"""`interp demo`: the main job. Compact RE-Control, VAS, ReprPO and reward-divergence runs on the
-embedded default model into RUNS/demo/<method>/, one summary table of their measured effects read
-back from the files they wrote, and the `interp app` command that opens them in the explorer.
+"""`interp demo`: the main job. Compact runs of every registered pipeline that defines a demo config
+(the four methods: RE-Control, VAS, ReprPO, reward divergence) on the embedded default model into
+RUNS/demo/<name>/, one summary table of their measured effects read back from the files they wrote,
+and the `interp app` command that opens them in the explorer.
 
-The settings live in app/demo/plan.py; each method runs through its own pipeline functions
-(app/demo/pipelines.py), so finished steps are reused on a re-run and `--force` redoes them. A
-pipeline that fails is reported in the table with its error; the others still run.
+Each pipeline sizes its own demo run (`demo_config(model_spec)`) and reads its own rows
+(`summarize(run_dir)`); the demo is a loop over them through the protocol (app/demo/), so finished
+steps are reused on a re-run and `--force` redoes them. A pipeline that fails is reported in the
+table with its error; the others still run.
 """
 from __future__ import annotations
 
@@ -20,15 +22,13 @@ from app.cli.options import count, port
 
 
 def register(sub) -> None:
-    from app.demo.plan import METHODS
-
     p = sub.add_parser("demo", help="run compact RE-Control, VAS, ReprPO and reward-divergence pipelines on the "
                        "default model and print one table of their measured effects")
     p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct; stories260k runs toy "
                    "sizes in seconds)")
     p.add_argument("--runs", "--runs-dir", dest="runs", default="runs", help="runs directory: the demo writes RUNS/demo/<method>/ (default: runs)")
-    p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(METHODS)} (and of any "
-                   "registered pipeline with a demo config)")
+    p.add_argument("--only", default=None, help="comma-separated subset of the pipelines with a demo config "
+                   "(re_control,vas,reprpo,divergence and any other registered one)")
     p.add_argument("--force", action="store_true", help="redo finished steps instead of reusing them")
     p.add_argument("--threads", type=count, default=None, help="torch threads (default: one per core that the load "
                    "average leaves free, at least 1)")
@@ -37,24 +37,17 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def demo_pipelines() -> dict:
-    """Registered pipelines that define a demo config (interp.pipeline), beyond the four built in."""
-    from app.demo.plan import METHODS
-    from interp.pipeline import registered
-
-    return {name: p for name, p in registered().items() if p.demo_config is not None and name not in METHODS}
-
-
 def all_methods() -> list[str]:
-    from app.demo.plan import METHODS
+    from app.demo.plan import demo_pipelines
 
-    return [*METHODS, *demo_pipelines()]
+    return list(demo_pipelines())
 
 
 def title(name: str) -> str:
-    from app.demo.plan import TITLES
+    from app.demo.plan import demo_pipelines
 
-    return TITLES.get(name, name)
+    pipeline = demo_pipelines().get(name)
+    return pipeline.display_name if pipeline is not None else name
 
 
 def chosen_methods(only: str | None) -> list[str]:
@@ -113,22 +106,21 @@ def run(args) -> int:
 
 def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str, dict]:
     """Each method's pipeline in turn; a failure is recorded (and its traceback printed), never raised."""
-    from app.demo.pipelines import RUNNERS, SharedModel, finished_steps, registered_runner
-    from app.demo.plan import STEPS
+    from app.demo.pipelines import SharedModel, finished_steps, run_demo
+    from app.demo.plan import demo_pipelines
 
     model = SharedModel(plan.model)
-    extra = demo_pipelines()
+    pipelines = demo_pipelines()
     status: dict[str, dict] = {}
     for i, name in enumerate(methods, 1):
         run_dir = root / name
         before = finished_steps(run_dir)
-        runner = RUNNERS[name] if name in RUNNERS else registered_runner(extra[name])
-        steps = STEPS.get(name) or " -> ".join(extra[name].step_names())
+        steps = " -> ".join(pipelines[name].step_names())
         print(f"\n[{i}/{len(methods)}] {title(name)}: {steps} -> {run_dir}", flush=True)
         t0, c0 = time.perf_counter(), time.process_time()
         error = None
         try:
-            runner(plan, run_dir, model, force, True)
+            run_demo(pipelines[name], plan.model, run_dir, model, force, True)
         except Exception as e:  # noqa: BLE001 -- one pipeline's failure must not lose the others' results
             # an error's text may quote a credential (an endpoint's reply, a URL with a key): masked, as the CLI does
             print(redact(traceback.format_exc()), file=sys.stderr, end="", flush=True)
@@ -144,9 +136,10 @@ def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str
 
 def summary_rows(root: Path, status: dict[str, dict]) -> list:
     """The table's rows, read from the run files; a failed pipeline (or unreadable result) is a row saying so."""
-    from app.demo.summary import READERS, Row, registered_reader
+    from app.demo.plan import demo_pipelines
+    from app.demo.summary import Row, pipeline_rows
 
-    extra = demo_pipelines()
+    pipelines = demo_pipelines()
     rows: list[Row] = []
     for name, st in status.items():
         heading = title(name)
@@ -154,8 +147,7 @@ def summary_rows(root: Path, status: dict[str, dict]) -> list:
             rows.append(Row(heading, "FAILED (traceback above)", "-", f"{name}/", detail=_short(st["error"])))
             continue
         try:
-            reader = READERS[name] if name in READERS else registered_reader(name, extra[name])
-            rows.extend(reader(root, heading))
+            rows.extend(pipeline_rows(pipelines[name], root / name, name, heading))
         except Exception as e:  # noqa: BLE001 -- reported as the pipeline's row
             rows.append(Row(heading, "FAILED to read its results", "-", f"{name}/",
                             detail=_short(redact(f"{type(e).__name__}: {e}"))))

@@ -19,6 +19,11 @@ CONVERTER_VERSION = {"smollm2-135m-instruct": 1, "stories260k": 2}
 TINY_ARCHS = {f"tiny-random-{a}": a for a in ("llama", "gpt2", "neox", "qwen2", "qwen3", "mistral", "phi3", "gemma", "gptj")}
 
 
+def is_tiny(spec: str) -> bool:
+    """A test model (stories260k, tiny-random-*): what a pipeline's demo config sizes to seconds, not minutes."""
+    return spec == "stories260k" or spec.startswith("tiny-random-")
+
+
 def _tiny(name: str) -> Callable[[Path], Path]:
     def build(out: Path) -> Path:
         from interp.models.tiny_random import build_tiny_random

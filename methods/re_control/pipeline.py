@@ -22,6 +22,7 @@ from interp import distributed, faults
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, read_jsonl, write_json, write_jsonl
 from interp.pipeline import Context, Pipeline, register, run
+from methods.re_control import demo
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
 from methods.re_control.collect import collect_trajectories, load_trajectories
 from methods.re_control.config import REControlConfig, step_config
@@ -46,7 +47,8 @@ def _report(results: dict[str, dict[str, Any]]) -> None:
 
 
 PIPELINE = Pipeline("re-control", REControlConfig, help="RE-Control: value-guided representation editing at decoding time",
-                    report=_report)
+                    report=_report, title="RE-Control", demo_config=demo.demo_config, summarize=demo.summarize,
+                    demo_rank=1)
 
 
 def _model(ctx: Context) -> "Model":

@@ -17,6 +17,7 @@ from typing import Any
 
 from interp.pipeline import Context, Pipeline, register, run
 from methods.reprpo.config import ReprPOConfig
+from methods.reprpo import demo
 from methods.reprpo.data import check_names, load_experiment, rendered
 
 EVAL_SPLITS = ("source_train", "source_test", "target_test", "random_test")
@@ -38,7 +39,7 @@ PIPELINE = Pipeline(
     "reprpo", ReprPOConfig,
     help="ReprPO: preference training on hidden states vs DPO, evaluated out of distribution",
     check=lambda cfg: check_names(cfg.source, cfg.target, cfg.random or None),
-    default_run=default_run,
+    default_run=default_run, title="ReprPO", demo_config=demo.demo_config, summarize=demo.summarize, demo_rank=3,
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from interp.io import read_json, write_json
 from interp.pipeline import Context, Pipeline, register, run
 from interp.sites import mlp_out
-from methods.reward_divergence import analysis
+from methods.reward_divergence import analysis, demo
 from methods.reward_divergence.artifacts import (
     DIVERGENCE_FILE, MODELS, TEXTS_FILE, analysis_texts, base_config, layers, model_spec, resolve_device, upstream,
 )
@@ -36,6 +36,9 @@ def _check(cfg: PipelineConfig) -> None:
 PIPELINE = Pipeline(
     "reward-divergence", PipelineConfig, command="divergence", model_spec=model_spec, check=_check,
     help="reward-model divergence: RL-tune, compare layers, SAEs, reward features",
+    title="Reward divergence", demo_config=demo.demo_config, summarize=demo.summarize, demo_rank=4,
+    # rlhf's recorded settings name the device it ran on: the config's (cpu unless set) when no --device is given
+    resolve_device=lambda cfg, device: resolve_device(device or cfg.device),
 )
 
 

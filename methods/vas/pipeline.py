@@ -26,6 +26,7 @@ from interp.io import read_json, write_json, write_jsonl
 from interp.pipeline import Context, Pipeline, register
 from interp.runs import Step, open_step, writes_run, writing
 from interp.validate import check
+from methods.vas import demo
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.defaults import DEFAULT_TOP_K
 from methods.vas.evaluate import EvalConfig, evaluate
@@ -314,7 +315,8 @@ def _rollouts_settings(ctx: Context) -> dict[str, Any]:
                              cfg.temperature, cfg.train.seed, cfg.chat)
 
 
-PIPELINE = Pipeline("vas", VASConfig, help="Value Augmented Sampling: value-guided decoding (Han, Shenfeld et al. 2024)")
+PIPELINE = Pipeline("vas", VASConfig, help="Value Augmented Sampling: value-guided decoding (Han, Shenfeld et al. 2024)",
+                    title="VAS", demo_config=demo.demo_config, summarize=demo.summarize, demo_rank=2)
 
 
 @PIPELINE.step(settings=_rollouts_settings)

@@ -108,12 +108,12 @@ def test_rerun_reuses_finished_steps(demo_run):
 
 @pytest.mark.slow
 def test_a_failing_pipeline_is_reported_and_the_others_stand(demo_run, monkeypatch):
-    from app.demo import pipelines
+    from interp.pipeline import registered
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated VAS failure")
 
-    monkeypatch.setitem(pipelines.RUNNERS, "vas", broken)
+    monkeypatch.setattr(registered()["vas"], "demo_config", broken)
     runs = demo_run[0]
     rc, out, _ = _demo(runs, "--only", "re_control,vas")
     assert rc == 1
@@ -139,8 +139,9 @@ def test_compact_plan_is_the_default_models():
 
     plan = make_plan("smollm2-135m-instruct")
     assert plan.profile == "compact" and plan.threads is None
-    assert plan.re_control.model == plan.reprpo.config.model == plan.divergence.rlhf.policy == "smollm2-135m-instruct"
-    assert plan.vas.value.backbone == "smollm2-135m-instruct"
+    assert (plan.config("re_control").model == plan.config("reprpo").model == plan.config("divergence").rlhf.policy
+            == "smollm2-135m-instruct")
+    assert plan.config("vas").value.backbone == "smollm2-135m-instruct"
     assert make_plan("stories260k").profile == "tiny"
 
 
@@ -161,7 +162,7 @@ def test_threads_leave_busy_cores_to_other_jobs(monkeypatch):
 def test_secrets_in_a_failing_pipeline_are_masked(tmp_path, monkeypatch):
     """Issue 20, item 9: the demo wrote a failing pipeline's raw error and traceback into summary.json and the
     terminal; the plain CLI masks credentials, so does the demo now."""
-    from app.demo import pipelines
+    from interp.pipeline import registered
 
     secret = "hf_DemoSeCrEt424242"
     monkeypatch.setenv("HF_TOKEN", secret)
@@ -169,7 +170,7 @@ def test_secrets_in_a_failing_pipeline_are_masked(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError(f"401 from https://judge.example/v1?key={secret}")
 
-    monkeypatch.setitem(pipelines.RUNNERS, "vas", broken)
+    monkeypatch.setattr(registered()["vas"], "demo_config", broken)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         rc, out, _ = _demo(tmp_path, "--only", "vas")
