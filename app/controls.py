@@ -89,6 +89,20 @@ class Controls:
         return generate(model, prompts, interventions=[*kwargs.pop("interventions", ()), *self.interventions],
                         processors=[*kwargs.pop("processors", ()), *self.processors], **kwargs)
 
+    def use_sparse(self, sae: Any, m: int) -> None:
+        """Replace RE-Control's dense ascent by its ascent in `sae`'s feature space on the m features of largest
+        value gradient at each step (`methods.re_control.interpret.SparseFeatureControl`, same steps and step size)."""
+        from methods.re_control.interpret import SparseFeatureControl
+
+        dense = self.controller
+        if dense is None:
+            raise ValueError("sparse control steers RE-Control's controller: add an RE-Control run")
+        sparse = SparseFeatureControl(dense.value, sae, m, dense.cfg.step_size, dense.cfg.n_steps)
+        at = next(i for i, iv in enumerate(self.interventions) if getattr(iv, "fn", None) is dense)
+        self.interventions[at] = sparse.intervention()
+        self.controller = sparse
+        self.names.append(f"sparse: {m} SAE features per step")
+
     def close(self) -> None:
         """Give the value function's parameters back their requires_grad flags."""
         for p, flag in self._restore:

@@ -36,7 +36,8 @@ def register(sub) -> None:
     p.add_argument("--out", help="also write the rows as JSONL here")
     p.add_argument("--sae", metavar="FOLDER", help="an SAE at RE-Control's site (interp.sae.save_sae): decompose "
                    "each control step into features, report which the controller turns up and down")
-    p.add_argument("--explain-out", metavar="FILE", help="with --sae: write that report as JSON here")
+    p.add_argument("--explain-out", metavar="FILE", help="with --sae: write that report as JSON here, with the "
+                   "prompts and texts (the explorer's 'What the controller does' page reads *explain*.json files)")
     p.add_argument("--sparse", metavar="M", type=count, default=None, help="with --sae: RE-Control's ascent in the "
                    "SAE's feature space, on the M features of largest value gradient at each step (each token then "
                    "carries its list of features)")
@@ -69,14 +70,7 @@ def run(args) -> int:
         check_sae_for(sae, model, what=f"SAE {args.sae}")
         controls.controller.records = []
         if args.sparse:
-            from methods.re_control.interpret import SparseFeatureControl
-
-            dense = controls.controller
-            sparse = SparseFeatureControl(dense.value, sae, args.sparse, dense.cfg.step_size, dense.cfg.n_steps)
-            at = next(i for i, iv in enumerate(controls.interventions) if getattr(iv, "fn", None) is dense)
-            controls.interventions[at] = sparse.intervention()
-            controls.controller = sparse
-            controls.names.append(f"sparse: {args.sparse} SAE features per step")
+            controls.use_sparse(sae, args.sparse)
     kw = dict(max_new_tokens=args.max_new_tokens, do_sample=args.do_sample, temperature=args.temperature, seed=args.seed,
               chat=chat_value(args.chat), batch_size=args.batch_size, progress=len(prompts) > args.batch_size)
     try:
@@ -115,7 +109,9 @@ def run(args) -> int:
         from methods.re_control.interpret import summarize
 
         explained = summarize(model, sae, controls.controller.value, controls.controller.records)
-        if args.explain_out:
-            write_json(args.explain_out, explained)
+        if args.explain_out:  # the summary, and what it was measured on (the explorer's controller page reads it)
+            write_json(args.explain_out, {**explained, "model": model.spec, "site": controls.controller.value.cfg.site,
+                                          "re_control": args.re_control, "sae": args.sae, "controls": controls.names,
+                                          "rows": rows})
         print(json.dumps({"controller_in_sae_features": explained}), file=sys.stderr)
     return 0

@@ -140,3 +140,25 @@ def control_tradeoff(curve: dict[str, Any], max_diversity_drop: float = 0.10, ma
     fig = _layout(fig, f"RE-Control trade-off on {curve.get('n_prompts', '?')} validation prompts ({curve.get('reward')})",
                   "step size x steps", "", 440)
     return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="right", x=1.0))
+
+
+def controller_features(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """The features RE-Control turns up (red) and down (blue): mean dz per controlled step, and each feature's
+    mean value attribution dz_i * grad V . d_i beside it; consistency in the hover (rows of
+    app.explorer.controller_data.feature_table)."""
+    from plotly.subplots import make_subplots
+
+    labels = [f"feature {r['feature']}" for r in rows]
+    colors = [CHOSEN if r["direction"] == "up" else OTHER for r in rows]
+    custom = [[r["consistency"], r["mean_value_attribution"], r["mean_delta_z"]] for r in rows]
+    hover = ("%{y}<br>mean Δz %{customdata[2]:+.4g}<br>same sign on %{customdata[0]:.0%} of steps"
+             "<br>value attribution %{customdata[1]:+.4g}<extra></extra>")
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("mean Δz per controlled step",
+                                                                          "mean value attribution (Δz · ∇V · d)"))
+    fig.add_trace(go.Bar(x=[r["mean_delta_z"] for r in rows], y=labels, orientation="h", marker_color=colors,
+                         customdata=custom, hovertemplate=hover, name="mean Δz"), row=1, col=1)
+    fig.add_trace(go.Bar(x=[r["mean_value_attribution"] for r in rows], y=labels, orientation="h", marker_color=colors,
+                         customdata=custom, hovertemplate=hover, name="value attribution"), row=1, col=2)
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig = _layout(fig, "Features the controller turns up (red) and down (blue)", "", "", 80 + 26 * max(len(rows), 1))
+    return fig.update_layout(showlegend=False)

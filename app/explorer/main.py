@@ -15,6 +15,7 @@ PAGES = [
     ("features.py", "Features", ":material/scatter_plot:"),
     ("playground.py", "Steering playground", ":material/tune:"),
     ("tradeoff.py", "Control trade-off", ":material/show_chart:"),
+    ("controller.py", "What the controller does", ":material/psychology:"),
     ("preference.py", "Preference generalisation", ":material/bar_chart:"),
     ("reward_probe.py", "Reward probe", ":material/query_stats:"),
 ]

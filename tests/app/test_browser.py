@@ -31,10 +31,11 @@ PAGES = [  # a fresh server's first visit is a deep link: it must still get main
     ("features", "Features", {PLOT: 3, TABLE: 1, ".ctx": 1}),
     ("playground", "Steering playground", {"textarea": 1, '[data-testid="stSlider"]': 5}),
     ("tradeoff", "Control trade-off", {PLOT: 1, TABLE: 1}),
+    ("controller", "What the controller does", {'[data-testid="stRadio"]': 1}),
     ("preference", "Preference generalisation", {PLOT: 1, TABLE: 2}),
     ("reward_probe", "Reward probe", {PLOT: 1, TABLE: 2}),
 ]
-ORDER = ["", "divergence", "features", "playground", "tradeoff", "preference", "reward_probe"]  # main.py's PAGES
+ORDER = ["", "divergence", "features", "playground", "tradeoff", "controller", "preference", "reward_probe"]  # main.py's PAGES
 TIMEOUT_MS = 180_000
 
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from interp import generate
-from interp.sae.train import SAETrainConfig, build_training_sae
 from methods.re_control.control import ControlConfig, GradientAscentControl
 from methods.re_control.interpret import decompose, summarize, value_attribution
 from methods.re_control.value import ValueConfig, ValueFunction
 from tests.conftest import cached_model
+from tests.methods.re_control.sae_util import random_sae
 
 SITE = "resid_post:3"
 
@@ -28,13 +28,7 @@ def setup():
 
 @pytest.fixture(scope="module", params=["topk", "standard"])
 def sae(request):
-    model = cached_model("stories260k")
-    sae = build_training_sae(SAETrainConfig(architecture=request.param, expansion=4, k=8), model.d_model).eval()
-    with torch.no_grad():  # random but non-trivial codes: a bias that lets features switch on and off
-        g = torch.Generator().manual_seed(1)
-        sae.b_enc.add_(torch.randn(sae.b_enc.shape, generator=g) * 0.5)
-        sae.b_dec.add_(torch.randn(sae.b_dec.shape, generator=g))  # a decoder bias d_i must not carry
-    return sae
+    return random_sae(cached_model("stories260k").d_model, request.param)
 
 
 def test_contributions_plus_error_give_back_u(setup, sae):
