@@ -10,7 +10,6 @@ validation (1 - test) * val (early stopping) and the held-out test part.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from typing import Any, Sequence
 
 import torch
 
+from interp.fingerprint import digest
 from interp.io import load_tensors, save_tensors, write_json
 from interp.rewards.bradley_terry import KIND, BTConfig, bt_loss, pairwise_accuracy, train_head
 from interp.rewards.encoders import load_encoder
@@ -30,10 +30,7 @@ log = logging.getLogger(__name__)
 
 def texts_digest(pairs: Sequence[Any]) -> str:
     """sha256 of every (prompt, chosen, rejected): names the exact texts an embedding cache holds."""
-    h = hashlib.sha256()
-    for p in pairs:
-        h.update(json.dumps([p.prompt, p.chosen, p.rejected]).encode("utf-8"))
-    return h.hexdigest()
+    return digest(json.dumps([p.prompt, p.chosen, p.rejected]) for p in pairs)
 
 
 def split_indices(n: int, test_fraction: float, val_fraction: float, seed: int) -> tuple[list[int], list[int], list[int]]:

@@ -9,7 +9,6 @@ texts already committed (the configuration must match, or pass `overwrite=True`)
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
@@ -19,6 +18,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.activations import capture
+from interp.fingerprint import digest, length_prefixed
 from interp.runs import writes_run
 from interp.sites import Site, parse_site
 from interp.store.manifest import read_manifests, remove_rank
@@ -44,12 +44,7 @@ def share(n: int, rank: int, world_size: int, split: Split = "contiguous") -> li
 
 def texts_fingerprint(texts: Sequence[str]) -> str:
     """A hash of the inputs: resuming with other texts would silently mix two datasets."""
-    h = hashlib.sha256()
-    for t in texts:
-        b = t.encode("utf-8")
-        h.update(len(b).to_bytes(8, "little"))
-        h.update(b)
-    return h.hexdigest()
+    return digest(length_prefixed(texts))
 
 
 def token_rows(

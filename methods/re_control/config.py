@@ -6,12 +6,12 @@ collection with other settings makes the later steps refuse to reuse stale resul
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from interp.fingerprint import json_digest
 from interp.io import read_json
 from interp.validate import check
 
@@ -209,5 +209,5 @@ def fingerprint(step_dir: Path) -> str:
 
     # metadata (package versions, pipeline name, project version) is not a setting: an upgrade keeps the hash
     cfg = {k: v for k, v in read_json(step_dir / "config.json").items() if k not in METADATA}
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+    return json_digest(cfg, 16, sort_keys=True)
 

@@ -14,13 +14,13 @@ the base model's, and two sign tests:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 from pathlib import Path
 from typing import Any
 
 from scipy.stats import binomtest
 
+from interp.fingerprint import digest
 from interp.io import read_json
 from interp.results import KIND, write_result
 from methods.reprpo.data import DATA_SEED, load_experiment
@@ -40,11 +40,7 @@ def _mean_sd(xs: list[float]) -> tuple[float, float]:
 
 
 def _sha(pairs) -> str:
-    h = hashlib.sha256()
-    for p in pairs:
-        h.update("\x1f".join((p.prompt, p.chosen, p.rejected)).encode())
-        h.update(b"\x1e")
-    return h.hexdigest()[:16]
+    return digest(("\x1f".join((p.prompt, p.chosen, p.rejected)) + "\x1e" for p in pairs), 16)
 
 
 def paired_vs(a: list[str], b: list[str]) -> dict[str, Any]:

@@ -11,8 +11,6 @@ is skipped, another config is refused unless `force`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 
 from interp import distributed
 from interp.checkpoint import Checkpoints
+from interp.fingerprint import json_digest
 from interp.io import read_json, write_json, write_jsonl
 from interp.pipeline import Context, Pipeline, register
 from interp.runs import Step, open_step, writes_run, writing
@@ -42,7 +41,7 @@ TABLE_FILE = "table.json"  # evaluate/: the evaluation table the explorer's trad
 
 def prompts_digest(prompts: Sequence[str]) -> str:
     """A short hash of the prompt list, so a config names exactly which prompts it used."""
-    return hashlib.sha256(json.dumps(list(prompts)).encode("utf-8")).hexdigest()[:16]
+    return json_digest(list(prompts), 16)
 
 
 def rollouts_settings(model_spec: str, reward_name: str, prompts: Sequence[str], prompt_source: str,

@@ -19,8 +19,6 @@ tokenizer size and fingerprint, every shape setting), so loading rebuilds the ex
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -30,6 +28,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from interp.fingerprint import json_digest
 from interp.io import load_tensors, read_json, save_tensors, write_json
 from interp.validate import check
 
@@ -73,7 +72,7 @@ class ValueOutput:
 def vocab_fingerprint(tokenizer: Any) -> str:
     """sha256 of the token -> id table: equal fingerprints mean the same ids for the same text pieces."""
     items = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
-    return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return json_digest(items, ensure_ascii=False)
 
 
 def truncate_layers(backbone: nn.Module, n: int) -> None:
