@@ -15,7 +15,8 @@ import importlib
 
 _EXPORTS = {
     "interp.models": ["load_model", "Model", "DEFAULT_MODEL"],
-    "interp.sites": ["Site", "resid_pre", "resid_post", "mlp_out", "attn_out", "final", "parse_site"],
+    "interp.sites": ["Site", "resid_pre", "resid_post", "mlp_out", "attn_out", "final", "parse_site", "pattern",
+                     "attn_scores", "head_out", "mlp_pre", "mlp_post", "hook_site"],
     "interp.activations": ["capture", "capture_texts", "recording"],
     "interp.interventions": ["Intervention", "AddVector", "ProjectOut", "Replace", "ApplyFunction", "ApplyModule", "intervene"],
     "interp.generation": ["generate", "GenerationConfig", "Generation"],

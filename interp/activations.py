@@ -33,14 +33,18 @@ def last_token(
     return acts[torch.arange(acts.shape[0], device=acts.device), idx]
 
 
-def pool_acts(acts: Float[Tensor, "batch pos d_model"], mask: Int[Tensor, "batch pos"], pool: Pool) -> Tensor:
+def pool_acts(acts: Float[Tensor, "batch ..."], mask: Int[Tensor, "batch pos"], pool: Pool, pos_axis: int = 1) -> Tensor:
+    """Pool over the position axis (`pos_axis`; 2 for attention patterns `[batch heads query key]`, whose
+    query positions are pooled), keeping every other axis: `[batch pos *rest]` becomes `[batch *rest]`."""
     if pool is None:
         return acts
-    if pool == "mean":
-        return masked_mean(acts, mask)
+    if pool not in ("mean", "last"):
+        raise ValueError(f"unknown pooling {pool!r}: use None (per token), 'mean' or 'last'")
+    acts = acts.movedim(pos_axis, 1)
     if pool == "last":
         return last_token(acts, mask)
-    raise ValueError(f"unknown pooling {pool!r}: use None (per token), 'mean' or 'last'")
+    m = mask.to(acts.dtype).reshape(*mask.shape, *(1,) * (acts.ndim - 2))
+    return (acts * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
 @contextmanager
@@ -67,7 +71,8 @@ def capture(
     pool: Pool = None,
     grad: bool = False,
 ) -> dict[Site, Tensor]:
-    """Run one forward and return {site: activations}, per token `[batch pos d]` or pooled `[batch d]`.
+    """Run one forward and return {site: activations}, per token `[batch pos d]` or pooled `[batch d]`
+    (other sites in their own layout, see `interp.sites`; pooling drops the position axis).
 
     Sites come back with non-negative layers (`resid_post(-1)` is returned as `resid_post(n-1)`).
     """
@@ -75,7 +80,11 @@ def capture(
         attention_mask = torch.ones_like(input_ids)
     with torch.set_grad_enabled(grad), recording(model, sites, detach=not grad) as rec:
         model.forward(input_ids, attention_mask)
-    return {site: pool_acts(vals[-1], attention_mask, pool) for site, vals in rec.items()}
+    silent = [str(site) for site, vals in rec.items() if not vals]
+    if silent:
+        raise ValueError(f"site(s) {', '.join(silent)} did not fire in a forward of model {model.spec!r} "
+                         f"(latest forward: {model.lean.last})")
+    return {site: pool_acts(vals[-1], attention_mask, pool, site.pos_axis) for site, vals in rec.items()}
 
 
 def capture_texts(

@@ -5,7 +5,9 @@ intervention attached to them) run at every step while the KV cache is Hugging F
 
 Per-step capture follows RE-Control's convention: state t at a site is the one that predicts
 response token t+1 (state 0 is the prompt's last position), and the state after the last
-generated token is kept, so a row with n response tokens has n + 1 states.
+generated token is kept, so a row with n response tokens has n + 1 states. Any site can be captured
+(`interp.sites`); its state per step is the newest position's slice of what the site delivers (for an
+attention pattern, the newest query row over the row's keys, see `_row_states`).
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ class Generation:
     prompt_ids: list[list[int]]
     tokens: list[list[int]]  # response tokens per row (EOS included when generated)
     texts: list[str]
-    states: dict[Site, list[Float[Tensor, "steps d_model"]]] = field(default_factory=dict)
+    states: dict[Site, list[Float[Tensor, "steps ..."]]] = field(default_factory=dict)  # [steps d_model] at residual sites
     seconds: float = 0.0
 
 
@@ -114,7 +116,7 @@ def generate_batch(
             else:
                 out = model.forward(ids, mask, last_logits_only=True)
             for s in sites:  # keep only the newest position's state
-                steps[s].append(rec[s][-1][:, -1].clone())
+                steps[s].append(rec[s][-1].select(s.pos_axis, -1).clone())
                 rec[s].clear()
             if step == config.max_new_tokens or bool(finished.all()):
                 break
@@ -133,8 +135,21 @@ def generate_batch(
             if not sites and (step + 1 == config.max_new_tokens or bool(finished.all())):
                 break  # the state after the last token is only needed when capturing
     tokens = [ids[i, width: width + int(lengths[i])].tolist() for i in range(b)]
-    states = {s: [torch.stack([v[i] for v in vals[: len(tokens[i]) + 1]]) for i in range(b)] for s, vals in steps.items()}
+    states = {s: [_row_states(s, [v[i] for v in vals[: len(tokens[i]) + 1]], width - len(prompt_ids[i]))
+                  for i in range(b)] for s, vals in steps.items()}
     return tokens, states
+
+
+def _row_states(site: Site, rows: list[Tensor], pad: int) -> Float[Tensor, "steps ..."]:
+    """One row's per-step states, stacked. An attention pattern's newest query row covers the keys seen so
+    far, one more each step: the row's left padding is cut and the keys a step could not see (later tokens)
+    are filled as the causal mask fills them (probability 0; score -inf), so step t is row t of the pattern
+    over the row's own tokens."""
+    if not site.keyed:
+        return torch.stack(rows)
+    total = rows[-1].shape[-1]
+    fill = float("-inf") if site.kind == "attn_scores" or str(site.name).endswith("hook_attn_scores") else 0.0
+    return torch.stack([torch.nn.functional.pad(r, (0, total - r.shape[-1]), value=fill)[..., pad:] for r in rows])
 
 
 def generate(

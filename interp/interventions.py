@@ -1,11 +1,16 @@
-"""Editing the residual stream: small intervention values composed as context managers.
+"""Editing activations at sites: small intervention values composed as context managers.
 
     with intervene(model, AddVector(resid_post(6), v, scale=4.0), ProjectOut(mlp_out(3), d)):
         generate(model, prompts)
 
 Hooks are attached in the order given (two on one site apply in that order) and are always
 removed on exit, also when the body raises. They fire on every forward, so they stay active
-during KV-cached generation, where each step after the prompt sees one position.
+during KV-cached generation, where each step after the prompt sees one position (an attention
+pattern then sees one query row over every cached key).
+
+Any site takes any intervention (`interp.sites`: `pattern(l, h)`, `head_out(l, h)`, `mlp_post(l)`,
+`hook:NAME`...); a vector's width must match the site's last axis (d_model for the residual sites and
+`head_out`, checked before attaching; the rest when the activations arrive).
 """
 from __future__ import annotations
 
@@ -48,9 +53,17 @@ class Intervention:
         return out
 
 
-def _vector_check(vec: Tensor, model: "Model", what: str) -> None:
-    if vec.shape[-1] != model.d_model:
+def _vector_check(vec: Tensor, model: "Model", what: str, site: "Site | str") -> None:
+    """A residual-width site takes d_model vectors; other sites (`mlp_post`, `z`, `pattern`...) are checked
+    against the activations themselves when they arrive (`_width_check`)."""
+    if parse_site(site).residual_width and vec.shape[-1] != model.d_model:
         raise ValueError(f"{what} has width {vec.shape[-1]} but model {model.spec!r} has d_model={model.d_model}")
+
+
+def _width_check(vec: Tensor, acts: Tensor, what: str, site: "Site | str") -> None:
+    if vec.shape[-1] != acts.shape[-1]:
+        raise ValueError(f"{what} has width {vec.shape[-1]} but site {site} delivers {tuple(acts.shape)} "
+                         f"(last axis {acts.shape[-1]})")
 
 
 @dataclass
@@ -63,9 +76,10 @@ class AddVector(Intervention):
 
     def check(self, model: "Model") -> None:
         super().check(model)
-        _vector_check(self.vector, model, "steering vector")
+        _vector_check(self.vector, model, "steering vector", self.site)
 
     def apply(self, acts: Acts) -> Acts:
+        _width_check(self.vector, acts, "steering vector", self.site)
         return acts + self.scale * self.vector.to(acts.device, acts.dtype)
 
 
@@ -78,9 +92,10 @@ class ProjectOut(Intervention):
 
     def check(self, model: "Model") -> None:
         super().check(model)
-        _vector_check(self.direction, model, "direction")
+        _vector_check(self.direction, model, "direction", self.site)
 
     def apply(self, acts: Acts) -> Acts:
+        _width_check(self.direction, acts, "direction", self.site)
         d = self.direction.to(acts.device, acts.dtype)
         d = d / d.norm().clamp(min=1e-12)
         return acts - (acts @ d).unsqueeze(-1) * d

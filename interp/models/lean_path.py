@@ -15,7 +15,8 @@ own. `tests/interp/models/test_lean_path.py` checks logits, captured states, int
 cached decoding against the bridge path on every test architecture.
 
 The bridge path is kept, and chosen automatically, whenever anything else could observe a wrapper:
-a hook registered on any HookPoint or bridge component other than through `interp.hooks.attached`
+a site finer than the residual ones (`pattern(l)`, `head_out(l, h)`, `hook:NAME`, ...: `Site.lean` is
+false), a hook registered on any HookPoint or bridge component other than through `interp.hooks.attached`
 (transformer-lens's own `hooks()`/`add_hook`, a backward hook, a raw torch hook) or a global torch
 module hook. `INTERP_EXECUTION=bridge` (or `Model.execution = "bridge"`) forces the bridge path;
 `"lean"` refuses with the reason when the lean path cannot be used.
@@ -158,6 +159,8 @@ class LeanPath:
                     site = getattr(hook, SITE_TAG, None)
                     if dict_name != "_forward_hooks" or site is None:
                         return [], f"a {dict_name.strip('_').replace('_', ' ')} is registered on {type(module).__name__}"
+                    if not getattr(site, "lean", True):  # pattern, head_out, hook:NAME...: inside a bridge component
+                        return [], f"site {site} is attached (only residual sites run on the HF modules)"
                     found.append((site, hook._interp_fn))
         return found, None
 
