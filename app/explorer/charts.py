@@ -1,6 +1,13 @@
-"""Plotly figures for the explorer's pages: each takes plain data read from a run and returns a Figure."""
+"""Plotly figures for the explorer's pages: each takes plain data read from a run and returns a Figure.
+
+Plotly renders a subset of HTML in titles, legends, hover labels and axis ticks (<b>, <a href>, <span style>),
+so every string read from a run file (a method's name, a word, a token, a reward's name) goes through `text`,
+which HTML-escapes it; Plotly shows the entities as the characters they stand for. Hover templates name such
+strings through the trace (%{fullData.name}) or customdata, never by pasting them into the template.
+"""
 from __future__ import annotations
 
+import html
 from typing import Any, Sequence
 
 import pandas as pd
@@ -10,6 +17,11 @@ CHOSEN = "#d62728"  # chosen layers, recovered words, the adapter
 OTHER = "#7fa7d1"
 KIND_COLORS = {"mlp_out": "#1f77b4", "resid_post": "#2ca02c"}
 METRIC_NAMES = {"l2": "mean L2 distance", "rel_l2": "relative L2 (distance / base norm)", "cos": "mean cosine"}
+
+
+def text(value: object) -> str:
+    """A run-file string as literal text in a Plotly label (its <, > and & as entities)."""
+    return html.escape(str(value), quote=False)
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
@@ -66,7 +78,7 @@ def token_label(token: str, token_id: int) -> str:
 
 def logit_effects(effects: Sequence[tuple[str, int, float]], title: str, color: str) -> go.Figure:
     """Horizontal bars of the logit effect of a decoder direction on its top tokens ((token, id, value) rows)."""
-    labels = [token_label(t, i) for t, i, _ in effects]
+    labels = [text(token_label(t, i)) for t, i, _ in effects]
     fig = go.Figure(go.Bar(x=[v for _, _, v in effects], y=labels, orientation="h", marker_color=color,
                            hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category", tickfont=dict(family="monospace"))
@@ -78,10 +90,10 @@ def preference_bars(agg: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for label, part in agg.groupby("label", sort=False):
         fig.add_trace(go.Bar(
-            x=part["split"], y=part["ratio_mean"], name=str(label),
+            x=[text(s) for s in part["split"]], y=part["ratio_mean"], name=text(label),
             error_y=dict(type="data", array=part["ratio_std"].fillna(0).tolist(), visible=True),
             customdata=part[["n_seeds"]].to_numpy(),
-            hovertemplate=f"{label}<br>%{{x}}<br>ratio %{{y:.4f}}<br>seeds %{{customdata[0]}}<extra></extra>",
+            hovertemplate="%{fullData.name}<br>%{x}<br>ratio %{y:.4f}<br>seeds %{customdata[0]}<extra></extra>",
         ))
     fig.add_hline(y=1.0, line_dash="dot", line_color="gray", annotation_text="base", annotation_position="top left")
     fig.update_layout(barmode="group")
@@ -97,12 +109,12 @@ def probe_scatter(words: pd.DataFrame, model: str) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=part["lexicon"], y=part["predicted"], mode="markers", name=name,
             marker=dict(color=color, size=9, line=dict(width=0.5, color="white")),
-            customdata=part[["word", "n_tokens"]].to_numpy(),
+            customdata=[[text(w), text(n)] for w, n in zip(part["word"], part["n_tokens"])],
             hovertemplate="%{customdata[0]}<br>lexicon %{x:+.2f}<br>predicted %{y:+.4f}<br>tokens %{customdata[1]}<extra></extra>",
         ))
     fig.add_hline(y=0, line_color="lightgray")
     fig.add_vline(x=0, line_color="lightgray")
-    return _layout(fig, f"Reward probe ({model}): predicted vs lexicon valence of held-out words",
+    return _layout(fig, f"Reward probe ({text(model)}): predicted vs lexicon valence of held-out words",
                    "lexicon valence (VADER)", "predicted valence", 420)
 
 
@@ -114,7 +126,7 @@ def control_tradeoff(curve: dict[str, Any], max_diversity_drop: float = 0.10, ma
 
     points = sorted(curve["points"], key=lambda p: (p["step_size"] * p["n_steps"], p["step_size"]))
     base = curve["base"]
-    labels = [f"{p['step_size']:g} x {p['n_steps']}" for p in points]
+    labels = [f"{p['step_size']:g} x {text(p['n_steps'])}" for p in points]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("reward gain over base (paired 95% CI)",
                                                         "change relative to base"))
     gain = [p["reward_gain"] for p in points]
@@ -135,10 +147,10 @@ def control_tradeoff(curve: dict[str, Any], max_diversity_drop: float = 0.10, ma
     fig.update_yaxes(tickformat="+.0%", row=1, col=2)
     sel = curve.get("selection")
     if sel:
-        chosen = f"{sel['step_size']:g} x {sel['n_steps']}"
+        chosen = f"{sel['step_size']:g} x {text(sel['n_steps'])}"
         fig.add_vline(x=labels.index(chosen) if chosen in labels else 0, line_dash="dot", line_color="gray")
-    fig = _layout(fig, f"RE-Control trade-off on {curve.get('n_prompts', '?')} validation prompts ({curve.get('reward')})",
-                  "step size x steps", "", 440)
+    fig = _layout(fig, f"RE-Control trade-off on {text(curve.get('n_prompts', '?'))} validation prompts "
+                       f"({text(curve.get('reward'))})", "step size x steps", "", 440)
     return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="right", x=1.0))
 
 

@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.explorer.rundata import MissingArtifact, discover, read_json
+from app.explorer.rundata import MissingArtifact, check_shape, discover, read_json
+from app.explorer.shapes import STR, Opt, OrNull, Then, problem
 
 RE_CONTROL_KIND = "re-control-value"
 VAS_KIND = "vas-value-model"
 KINDS = {RE_CONTROL_KIND: "RE-Control", VAS_KIND: "VAS"}
+# what a value.json must hold for the page to offer it: its base model (VAS: base_model, else config.backbone)
+VALUE_META = {RE_CONTROL_KIND: {"model": STR, "site": Opt(OrNull(STR))},
+              VAS_KIND: Then({}, lambda m: problem(m["base_model"], STR, "base_model") if m.get("base_model")
+                             else problem(m.get("config"), {"backbone": STR}, "config"))}
 
 
 @dataclass
@@ -50,6 +55,7 @@ def find_values(root: Path) -> tuple[list[ValueInfo], list[MissingArtifact]]:
             kind = meta.get("kind")
             if kind not in KINDS:
                 continue
+            check_shape(meta_file, command(kind, step.run, root), meta, VALUE_META[kind])
             for f in ("value.safetensors", "metrics.json"):
                 if not (step.path / f).exists():
                     raise MissingArtifact(step.path / f, command(kind, step.run, root))

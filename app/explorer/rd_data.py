@@ -16,10 +16,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.explorer.rundata import MissingArtifact, discover, read_json, read_jsonl
+from app.explorer.rundata import MissingArtifact, check_shape, discover, read_json, read_jsonl
+from app.explorer.shapes import (ANY, BOOL, FINITE, INT, NUM, NUM_OR_NULL, SITE, STR, Each, Opt, Rows, Then,
+                                 same_lengths)
 from methods.reward_divergence.artifacts import sae_dir, size_name
 
 __all__ = ["RDRun", "rd_runs", "size_name"]
+
+# what each file must hold for the pages that read it (app.explorer.shapes): the keys they use, typed
+_PER_LAYER = {"l2": [NUM], "rel_l2": [NUM], "cos": [NUM]}
+DIVERGENCE = Then({"param": [NUM], "layers": [INT], "mlp_out": _PER_LAYER, "resid_post": _PER_LAYER,
+                   "param_other": Opt(NUM)},
+                  same_lengths("param", *(f"{k}.{m}" for k in ("mlp_out", "resid_post") for m in _PER_LAYER)))
+_INTERVAL = {"mean": NUM, "low": NUM, "high": NUM}
+RLHF_METRICS = {"base_reward": Opt(_INTERVAL), "tuned_reward": Opt(_INTERVAL), "tuned_minus_base": Opt(_INTERVAL)}
+FEATURE_INDEX = Rows({"model": STR, "site": SITE, "expansion": FINITE, "n_features": INT, "n_reward_related": NUM,
+                      "n_positive": ANY, "n_negative": ANY, "dead_on_eval": NUM, "max_abs_corr": NUM})
+FEATURES_CONFIG = {"max_tokens": Opt(INT)}
+SAE_QUALITY = {k: Opt(NUM) for k in ("l0", "explained_variance", "dead_fraction", "ce_recovered")}
+_CONTEXT = Then({"tokens": [STR], "acts": [NUM]}, same_lengths("tokens", "acts"))
+FEATURE_ROWS = Rows({"feature": INT, "corr": NUM, "density": NUM, "max_act": NUM, "reward_related": BOOL,
+                     "p": Opt(NUM_OR_NULL), "top": [_CONTEXT]})
+PROBE_RESULTS = Then(Each({"r2_test": NUM, "r2_train": NUM, "kendall_tau": NUM, "kendall_p": NUM, "alpha": NUM,
+                           "n_recovered": ANY, "n_test_words": ANY, "n_features": ANY, "recovered": [ANY],
+                           "missed": [ANY], "sites": Opt([ANY]), "expansion": Opt(NUM)}),
+                     lambda d: None if d else "it names no model")
+PROBE_WORDS = Rows({"model": STR, "word": ANY, "lexicon": NUM, "predicted": NUM, "recovered": BOOL, "n_tokens": ANY})
 
 
 @dataclass
@@ -39,37 +61,32 @@ class RDRun:
         return (f"interp divergence run --name {self.name} --runs-dir {self.root} --steps {step}{force} "
                 "(with the options the run was made with, e.g. --small)")
 
-    def _json(self, step: str, name: str, expect: type = dict) -> Any:
-        return read_json(self.path / step / name, self.command(step), expect)
+    def _json(self, step: str, name: str, expect: type = dict, shape: Any = None) -> Any:
+        return read_json(self.path / step / name, self.command(step), expect, shape)
 
-    def _jsonl(self, step: str, name: str) -> list[dict]:
-        return read_jsonl(self.path / step / name, self.command(step))
+    def _jsonl(self, step: str, name: str, shape: Any = None) -> list[dict]:
+        return read_jsonl(self.path / step / name, self.command(step), shape)
 
     # --- divergence ---------------------------------------------------------------------
     def divergence(self) -> dict[str, Any]:
-        data = self._json("divergence", "divergence.json")
-        missing = [k for k in ("param", "layers", "mlp_out", "resid_post") if k not in data]
-        if missing:
-            raise MissingArtifact(self.path / "divergence" / "divergence.json", self.command("divergence"),
-                                  f"lacks {missing} (written by an older pipeline?)")
-        return data
+        return self._json("divergence", "divergence.json", shape=DIVERGENCE)
 
     def rlhf_metrics(self) -> dict[str, Any] | None:
         """The RL step's reward of base vs tuned, or None when the tuned model came from elsewhere (--tuned)."""
         if not (self.path / "rlhf").exists():
             return None
-        return self._json("rlhf", "metrics.json")
+        return self._json("rlhf", "metrics.json", shape=RLHF_METRICS)
 
     # --- SAEs and features ---------------------------------------------------------------
     def feature_index(self) -> list[dict[str, Any]]:
         """(model, site, layer, expansion, counts) of every classified SAE, from features/summary.json."""
-        return self._json("features", "summary.json", list)
+        return self._json("features", "summary.json", list, FEATURE_INDEX)
 
     def features_config(self) -> dict[str, Any]:
-        return self._json("features", "config.json")
+        return self._json("features", "config.json", shape=FEATURES_CONFIG)
 
     def feature_rows(self, model: str, site: str, expansion: float) -> list[dict[str, Any]]:
-        return self._jsonl("features", f"{model}/{site}/{size_name(expansion)}.jsonl")
+        return self._jsonl("features", f"{model}/{site}/{size_name(expansion)}.jsonl", FEATURE_ROWS)
 
     def sae_folder(self, model: str, site: str, expansion: float) -> Path:
         folder = sae_dir(self.path, model, site, expansion)
@@ -90,7 +107,8 @@ class RDRun:
         key = "policy" if model == "base" else "tuned"
         if key not in cfg:
             raise MissingArtifact(self.path / "features" / "config.json", self.command("features"), f"has no {key!r}")
-        spec = str(cfg[key])
+        check_shape(self.path / "features" / "config.json", self.command("features"), cfg, {key: STR})
+        spec = cfg[key]
         own = self.path / "rlhf" / "model"
         if model == "tuned" and not Path(spec).exists() and (own / "config.json").exists():
             return str(own)  # the run directory was moved: its own rlhf model
@@ -102,17 +120,17 @@ class RDRun:
 
     def sae_quality(self, model: str, site: str, expansion: float) -> dict[str, Any]:
         """L0, explained variance, dead fraction, CE loss recovered of one SAE (saes/<model>/<site>/x<e>.metrics.json)."""
-        return self._json("saes", f"{model}/{site}/{size_name(expansion)}.metrics.json")
+        return self._json("saes", f"{model}/{site}/{size_name(expansion)}.metrics.json", shape=SAE_QUALITY)
 
     def mmcs_rows(self) -> list[dict[str, Any]]:
         return self._json("saes", "mmcs.json", list)
 
     # --- probe -------------------------------------------------------------------------------
     def probe_results(self) -> dict[str, Any]:
-        return self._json("probe", "results.json")
+        return self._json("probe", "results.json", shape=PROBE_RESULTS)
 
     def probe_words(self) -> list[dict[str, Any]]:
-        return self._jsonl("probe", "words.jsonl")
+        return self._jsonl("probe", "words.jsonl", PROBE_WORDS)
 
 
 def rd_runs(root: Path, step: str) -> list[RDRun]:

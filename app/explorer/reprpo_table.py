@@ -10,9 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.explorer.rundata import MissingArtifact, StepInfo, discover, read_json
+from app.explorer.rundata import MissingArtifact, StepInfo, check_shape, discover, read_json
+from app.explorer.shapes import ANY, INT, NUM, NUM_OR_NULL, STR, Opt
 
 SPLITS = ("source_train", "source_test", "target_test", "random_test")
+_SPLIT = {"base_accuracy_mean": NUM, "adapter_accuracy_mean": NUM, "ratio_mean": NUM,
+          "p_sign_test_mean": Opt(NUM_OR_NULL), "n_scored": Opt(NUM_OR_NULL)}
+SPLITS_SHAPE = {split: Opt(_SPLIT) for split in SPLITS}
+LABELS = {"method": STR, "transform": STR, "seed": INT, "source": Opt(ANY), "target": Opt(ANY)}  # from either file
 
 
 def reprpo_evals(root: Path, steps: list[StepInfo] | None = None) -> list[StepInfo]:
@@ -31,23 +36,22 @@ def run_rows(root: Path, step: StepInfo) -> list[dict]:
     """One row per split of one evaluated run."""
     cmd = command(root, step.run, force=(step.path / "metrics.json").exists())
     m = read_json(step.path / "metrics.json", cmd, dict)  # the mark of a finished evaluation
-    splits = read_json(step.path / "splits.json", cmd, dict)
+    splits = read_json(step.path / "splits.json", cmd, dict, SPLITS_SHAPE)
     train = (step.config or {}).get("train", {})
+    check_shape(step.path / "config.json", cmd, {"train": train}, {"train": {}})  # an object, whatever it holds
+    labels = {k: m[k] if k in m else train.get(k) for k in LABELS}  # the metrics' labels, else the training config's
+    check_shape(step.path / "metrics.json", cmd, {k: v for k, v in labels.items() if v is not None or k in m}, LABELS)
     rows = []
     for split in SPLITS:
         if split not in splits:
             continue
         s = splits[split]
-        try:
-            rows.append({
-                "run": step.run, "method": m.get("method", train.get("method")),
-                "transform": m.get("transform", train.get("transform")), "seed": m.get("seed", train.get("seed")),
-                "shift": f"{m.get('source', train.get('source'))} → {m.get('target', train.get('target'))}",
-                "split": split, "base_accuracy": s["base_accuracy_mean"], "adapter_accuracy": s["adapter_accuracy_mean"],
-                "ratio": s["ratio_mean"], "p_sign_test": s.get("p_sign_test_mean"), "n_scored": s.get("n_scored"),
-            })
-        except KeyError as e:
-            raise MissingArtifact(step.path / "splits.json", cmd, f"lacks {e} for split {split}") from e
+        rows.append({
+            "run": step.run, "method": labels["method"], "transform": labels["transform"], "seed": labels["seed"],
+            "shift": f"{labels['source']} → {labels['target']}",
+            "split": split, "base_accuracy": s["base_accuracy_mean"], "adapter_accuracy": s["adapter_accuracy_mean"],
+            "ratio": s["ratio_mean"], "p_sign_test": s.get("p_sign_test_mean"), "n_scored": s.get("n_scored"),
+        })
     if not rows:
         raise MissingArtifact(step.path / "splits.json", cmd, f"has none of the splits {', '.join(SPLITS)}")
     return rows

@@ -94,19 +94,31 @@ def discover(root: Path) -> list[StepInfo]:
     return sorted(steps, key=lambda s: (s.run, s.step))
 
 
-def read_json(path: Path, command: str, expect: type | None = None) -> Any:
-    """A run file a page needs, or MissingArtifact saying what is wrong with it and which command remakes it."""
+def read_json(path: Path, command: str, expect: type | None = None, shape: Any = None) -> Any:
+    """A run file a page needs, or MissingArtifact saying what is wrong with it and which command remakes it;
+    with a `shape` (app.explorer.shapes), also when what it holds inside is not what the page uses."""
     if not os.path.lexists(path):
         raise MissingArtifact(path, command)
     try:
-        return read_json_file(path, expect=expect, max_bytes=MAX_ARTIFACT)
+        data = read_json_file(path, expect=expect, max_bytes=MAX_ARTIFACT)
     except UnreadableFile as e:
         raise MissingArtifact(path, command, _why(path, e)) from e
     except (ValueError, OSError) as e:
         raise MissingArtifact(path, command, f"is half-written or corrupt ({(e.__cause__ or e).__class__.__name__})") from e
+    check_shape(path, command, data, shape)
+    return data
 
 
-def read_jsonl(path: Path, command: str) -> list[dict]:
+def check_shape(path: Path, command: str, data: Any, shape: Any) -> None:
+    """MissingArtifact naming `path` and where `data` (read from it) differs from `shape`; nothing if it fits."""
+    from app.explorer.shapes import problem
+
+    found = problem(data, shape) if shape is not None else None
+    if found:
+        raise MissingArtifact(path, command, f"is not what this page reads: {found}")
+
+
+def read_jsonl(path: Path, command: str, shape: Any = None) -> list[dict]:
     if not os.path.lexists(path):
         raise MissingArtifact(path, command)
     try:
@@ -118,6 +130,7 @@ def read_jsonl(path: Path, command: str) -> list[dict]:
     bad = next((i for i, r in enumerate(rows, 1) if not isinstance(r, dict)), None)
     if bad is not None:
         raise MissingArtifact(path, command, f"holds a line that is not a JSON object (line {bad})")
+    check_shape(path, command, rows, shape)
     return rows
 
 

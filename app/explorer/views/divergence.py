@@ -25,7 +25,7 @@ st.markdown(f"Chosen layers (top {len(chosen)} by {code(div.get('rank_by', 'para
 
 with artifact_section():
     rl = run.rlhf_metrics()
-    if rl and "tuned_minus_base" in rl:
+    if rl and all(k in rl for k in ("base_reward", "tuned_reward", "tuned_minus_base")):
         c1, c2, c3 = st.columns(3)
         c1.metric("base reward", f"{rl['base_reward']['mean']:.4f}",
                   help=f"95% interval [{rl['base_reward']['low']:.4f}, {rl['base_reward']['high']:.4f}]")

@@ -8,8 +8,15 @@ import streamlit as st
 
 from app.explorer import charts
 from app.explorer.rundata import find_steps, read_json, runs_root
+from app.explorer.shapes import ANY, NUM, Opt, OrNull, Rows
 from app.explorer.ui import artifact_section, md, no_run, pick
 from methods.re_control.pipeline import TRADEOFF_FILE
+
+_POINT = {k: NUM for k in ("step_size", "n_steps", "reward", "reward_gain", "reward_gain_low", "reward_gain_high",
+                           "diversity", "coherence")}
+CURVE = {"points": Rows(_POINT), "base": {"reward": NUM, "diversity": NUM, "coherence": NUM},
+         "selection": Opt(OrNull({"step_size": NUM, "n_steps": ANY})),
+         "n_prompts": Opt(ANY), "reward": Opt(ANY)}
 
 st.title("Control trade-off")
 st.caption("RE-Control on validation prompts: reward gain over base greedy decoding against the strength of "
@@ -24,7 +31,7 @@ if not runs:
 run = runs[[s.run for s in runs].index(pick("Run", [s.run for s in runs], key="run"))]
 command = f"interp re-control evaluate --run {run.run}"
 with artifact_section(stop=True):
-    curve = read_json(run.path / TRADEOFF_FILE, command, dict)
+    curve = read_json(run.path / TRADEOFF_FILE, command, dict, CURVE)
 
 st.plotly_chart(charts.control_tradeoff(curve), key="tradeoff")
 sel = curve.get("selection")
