@@ -45,31 +45,24 @@ SITE = _leaf("a site with its layer, such as mlp_out.3", lambda v: isinstance(v,
 
 
 @dataclass(frozen=True)
-class Opt:
+class _Around:
+    shape: Any
+
+
+class Opt(_Around):
     """A key that may be absent (when present, it has `shape`)."""
 
-    shape: Any
 
-
-@dataclass(frozen=True)
-class OrNull:
+class OrNull(_Around):
     """null, or a value of `shape`."""
 
-    shape: Any
 
-
-@dataclass(frozen=True)
-class Each:
+class Each(_Around):
     """An object whose every value has `shape` (e.g. one entry per model)."""
 
-    shape: Any
 
-
-@dataclass(frozen=True)
-class Rows:
+class Rows(_Around):
     """A non-empty list whose every item has `shape`."""
-
-    shape: Any
 
 
 @dataclass(frozen=True)
