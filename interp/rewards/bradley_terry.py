@@ -21,10 +21,13 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from interp.io import load_tensors, read_json, save_tensors, write_json
+from interp.tagged import TaggedWeights
 from interp.rewards.encoders import Encoder, load_encoder
 
 KIND = "bradley-terry"
+# head.safetensors + config.json; `interp reward train --out RUN` writes them into RUN/train/
+FORMAT = TaggedWeights(KIND, "head.safetensors", "config.json", "Bradley-Terry reward model", "train",
+                       "interp reward train --out {path}")
 TEXTS = ("joined", "response")
 
 
@@ -179,32 +182,19 @@ class BradleyTerryReward:
 
     @classmethod
     def load(cls, folder: str | Path, device: str | None = None) -> "BradleyTerryReward":
-        folder = resolve_bt_folder(folder)
-        cfg_dict = read_json(folder / "config.json")
+        folder, cfg_dict = FORMAT.read(folder)
         cfg = BTConfig.from_dict(cfg_dict)
         head = BTHead(int(cfg_dict["d_in"]), cfg.hidden, cfg.dropout)
-        head.load_state_dict(load_tensors(folder / "head.safetensors"))
+        head.load_state_dict(FORMAT.weights_of(folder))
         return cls(head, cfg, name=f"rm:{folder}", device=device)
 
 
 def save_bt(folder: str | Path, head: BTHead, cfg: BTConfig, extra: dict[str, Any] | None = None) -> Path:
     """Write head.safetensors and config.json (atomically) into `folder`."""
-    folder = Path(folder)
-    save_tensors(folder / "head.safetensors", head.state_dict(), metadata={"kind": KIND})
-    write_json(folder / "config.json", {**(extra or {}), **asdict(cfg), "kind": KIND, "d_in": int(head.mean.shape[0])})
-    return folder
+    return FORMAT.save(folder, head.state_dict(), {**(extra or {}), **asdict(cfg), "kind": KIND,
+                                                   "d_in": int(head.mean.shape[0])})
 
 
 def resolve_bt_folder(path: str | Path) -> Path:
     """The folder holding head.safetensors: `path` itself, or `path/train` (a `interp reward train` run)."""
-    path = Path(path).expanduser()
-    for folder in (path, path / "train"):
-        if (folder / "head.safetensors").exists() and (folder / "config.json").exists():
-            kind = read_json(folder / "config.json").get("kind")
-            if kind != KIND:
-                raise ValueError(f"{folder}/config.json has kind {kind!r}, not {KIND!r}: not a Bradley-Terry reward model")
-            return folder
-    raise FileNotFoundError(
-        f"no Bradley-Terry reward model at {path} (expected head.safetensors and config.json there or in "
-        f"{path / 'train'}); train one with `interp reward train --out {path}`"
-    )
+    return FORMAT.resolve(path)

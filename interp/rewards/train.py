@@ -21,7 +21,7 @@ import torch
 
 from interp.fingerprint import digest
 from interp.io import load_tensors, save_tensors, write_json
-from interp.rewards.bradley_terry import KIND, BTConfig, bt_loss, pairwise_accuracy, train_head
+from interp.rewards.bradley_terry import FORMAT, KIND, BTConfig, bt_loss, pairwise_accuracy, train_head
 from interp.rewards.encoders import load_encoder
 from interp.runs import RunConfigMismatch, open_step, writes_run
 
@@ -100,7 +100,7 @@ def train_reward_model(
                "data": data, "n_pairs": len(pairs),
                "texts_sha256": texts_digest(pairs), "test_fraction": test_fraction, "val_fraction": val_fraction}
     step = open_step(out, "train", run_cfg, force=force)
-    if step.done and step.file("head.safetensors").exists():
+    if step.done and step.file(FORMAT.weights).exists():
         log.info("%s is already trained with this config (use --force to redo)", step.path)
         return step.metrics()
     c, r = emb["chosen"], emb["rejected"]
@@ -110,7 +110,7 @@ def train_reward_model(
     seconds_train = time.perf_counter() - t0
     with torch.no_grad():
         scores = {name: (head(c[idx]), head(r[idx])) for name, idx in (("train", tr), ("val", va), ("test", te))}
-    save_tensors(step.file("head.safetensors"), head.state_dict(), metadata={"kind": KIND})
+    FORMAT.save_weights(step.path, head.state_dict())  # beside the step's config.json: a reward model folder
     write_json(step.file("history.json"), history)
     metrics: dict[str, Any] = {
         f"{name}_accuracy": pairwise_accuracy(*s) for name, s in scores.items()

@@ -18,12 +18,14 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from interp.io import load_tensors, read_json, save_tensors, write_json
+from interp.tagged import TaggedWeights
 
 if TYPE_CHECKING:
     from interp.models.model import Model
 
 KIND = "re-control-value"
+FORMAT = TaggedWeights(KIND, "value.safetensors", "value.json", "RE-Control value function", "train-value",
+                       "interp re-control train-value", article="an")
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
@@ -96,30 +98,16 @@ class ValueFunction(nn.Module):
 
     # --- files -----------------------------------------------------------------------
     def save(self, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        folder = Path(folder)
-        save_tensors(folder / "value.safetensors", self.state_dict(), metadata={"kind": KIND})
-        write_json(folder / "value.json", {**(extra or {}), **asdict(self.cfg), "kind": KIND})
-        return folder
+        return FORMAT.save(folder, self.state_dict(), {**(extra or {}), **asdict(self.cfg), "kind": KIND})
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> "ValueFunction":
-        folder = resolve_value_folder(folder)
-        cfg = ValueConfig.from_dict(read_json(folder / "value.json"))
-        vf = cls(cfg)
-        vf.load_state_dict(load_tensors(folder / "value.safetensors"))
+        folder, meta = FORMAT.read(folder)
+        vf = cls(ValueConfig.from_dict(meta))
+        vf.load_state_dict(FORMAT.weights_of(folder))
         return vf.to(device).eval()
 
 
 def resolve_value_folder(path: str | Path) -> Path:
     """The folder holding value.safetensors: `path`, or `path/train-value` (a pipeline run directory)."""
-    path = Path(path).expanduser()
-    for folder in (path, path / "train-value"):
-        if (folder / "value.safetensors").exists() and (folder / "value.json").exists():
-            kind = read_json(folder / "value.json").get("kind")
-            if kind != KIND:
-                raise ValueError(f"{folder}/value.json has kind {kind!r}, not {KIND!r}: not an RE-Control value function")
-            return folder
-    raise FileNotFoundError(
-        f"no RE-Control value function at {path} (expected value.safetensors and value.json there or in "
-        f"{path / 'train-value'}); train one with `interp re-control train-value`"
-    )
+    return FORMAT.resolve(path)

@@ -29,12 +29,13 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from interp.fingerprint import json_digest
-from interp.io import load_tensors, read_json, save_tensors, write_json
+from interp.tagged import TaggedWeights
 from interp.validate import check
 
 KIND = "vas-value-model"
 WEIGHTS = "value.safetensors"
 CONFIG = "value.json"
+FORMAT = TaggedWeights(KIND, WEIGHTS, CONFIG, "VAS value model", "train", "interp vas train --out {path}")
 
 
 @dataclass
@@ -229,26 +230,22 @@ class ValueModel(nn.Module):
         """Write value.safetensors (adapter + head) and value.json, atomically."""
         if self.merged:
             raise RuntimeError("this value model's adapter was merged for decoding; save it before merge_adapter()")
-        folder = Path(folder)
-        save_tensors(folder / WEIGHTS, self.trainable_state(), metadata={"kind": KIND})
-        write_json(folder / CONFIG, {
+        return FORMAT.save(folder, self.trainable_state(), {
             **(extra or {}), "kind": KIND, "config": asdict(self.cfg), "d_model": self.d_model,
             "tokenizer_size": self.tokenizer_size, "vocab_fingerprint": vocab_fingerprint(self.tokenizer),
         })
-        return folder
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None, merge: bool = True) -> "ValueModel":
         """Rebuild a saved value model; `merge` folds the LoRA adapter into the weights (faster decoding)."""
-        folder = resolve_value_folder(path)
-        meta = read_json(folder / CONFIG)
+        folder, meta = FORMAT.read(path)
         model = cls(ValueConfig.from_dict(meta["config"]), device=device)
         if model.tokenizer_size != int(meta["tokenizer_size"]) or vocab_fingerprint(model.tokenizer) != meta["vocab_fingerprint"]:
             raise ValueError(
                 f"{folder} was trained with another tokenizer than backbone {model.cfg.backbone!r} has now "
                 f"({meta['tokenizer_size']} vs {model.tokenizer_size} tokens, or different ids); retrain it"
             )
-        model.load_trainable(load_tensors(folder / WEIGHTS, device=str(model.device)), source=f"{folder}/{WEIGHTS}")
+        model.load_trainable(FORMAT.weights_of(folder, device=str(model.device)), source=f"{folder}/{WEIGHTS}")
         if merge:
             model.merge_adapter()
         model.info = meta
@@ -264,14 +261,4 @@ class ValueModel(nn.Module):
 
 def resolve_value_folder(path: str | Path) -> Path:
     """The folder holding value.json: `path` itself or `path/train` (a `interp vas train` run)."""
-    path = Path(path).expanduser()
-    for folder in (path, path / "train"):
-        if (folder / CONFIG).exists() and (folder / WEIGHTS).exists():
-            kind = read_json(folder / CONFIG).get("kind")
-            if kind != KIND:
-                raise ValueError(f"{folder}/{CONFIG} has kind {kind!r}, not {KIND!r}: not a VAS value model")
-            return folder
-    raise FileNotFoundError(
-        f"no VAS value model at {path} (expected {WEIGHTS} and {CONFIG} there or in {path / 'train'}); "
-        f"train one with `interp vas train --out {path}`"
-    )
+    return FORMAT.resolve(path)
