@@ -1,14 +1,13 @@
-"""The steering playground's live side: find trained value models in run directories, load them, generate.
-
-The only explorer module that imports methods/ (the playground is the one page that runs a model):
-RE-Control's `ValueFunction.load` + `controlled_generate`, VAS's `ValueModel.load` + `VASProcessor`.
+"""The steering playground's live side: find trained value models and steering vectors in run directories,
+and generate with the chosen controls composed in one call (`app.controls.build_controls`: RE-Control's
+controller, VAS value models, steering vectors; optionally RE-Control's sparse ascent in an SAE's features).
 It never trains: a value model is whatever a `train-value` (RE-Control) or `train` (VAS) step saved.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from app.explorer.rundata import MissingArtifact, check_shape, discover, read_json
 from app.explorer.shapes import STR, Opt, OrNull, Then, problem
@@ -68,23 +67,6 @@ def find_values(root: Path) -> tuple[list[ValueInfo], list[MissingArtifact]]:
     return found, problems
 
 
-def load_value(info: ValueInfo, model: Any) -> Any:
-    """The saved value model, checked against the base model (width, tokenizer)."""
-    if info.kind == RE_CONTROL_KIND:
-        from methods.re_control.value import ValueFunction
-
-        value = ValueFunction.load(info.path, device=model.device)
-        value.check(model)
-        for p in value.parameters():
-            p.requires_grad_(False)
-        return value
-    from methods.vas.value_model import ValueModel
-
-    value = ValueModel.load(info.path, device=model.device)
-    value.check_tokenizer(model, what=f"VAS value model {info.path}")
-    return value
-
-
 @dataclass
 class Settings:
     max_new_tokens: int = 32
@@ -104,18 +86,58 @@ def generate_base(model: Any, prompt: str, s: Settings) -> str:
     return generate(model, [prompt], **_common(s)).texts[0]
 
 
-def generate_re_control(model: Any, value: Any, prompt: str, step_size: float, n_steps: int, s: Settings) -> str:
-    from methods.re_control.control import ControlConfig, controlled_generate
+@dataclass
+class Steered:
+    text: str
+    tokens: list[int]  # the response's token ids
+    features: list[list[tuple[int, float]]] | None = None  # sparse control: each controlled token's (feature, dz)
 
-    return controlled_generate(model, [prompt], value, ControlConfig(step_size, n_steps), **_common(s)).texts[0]
+
+def generate_controls(model: Any, prompt: str, s: Settings, re_control: Any = None, vas: Sequence[Any] = (),
+                      vectors: Sequence[Any] = (), top_k: int = 10, sae: Any = None, sparse: int = 0) -> Steered:
+    """One generation with every chosen control (`app.controls` specs), built by `app.controls.build_controls`;
+    with an SAE and `sparse` = m > 0, RE-Control ascends in the SAE's feature space on m features per step."""
+    from app.controls import build_controls
+
+    controls = build_controls(model, re_control, vas, vectors, top_k=top_k)
+    try:
+        if sae is not None and sparse and controls.controller is not None:
+            controls.use_sparse(sae, sparse)
+        out = controls.generate(model, [prompt], **_common(s))
+    finally:
+        controls.close()
+    steps = getattr(controls.controller, "steps", None)
+    features = [rows[0] for rows in steps][: len(out.tokens[0])] if steps is not None else None
+    return Steered(out.texts[0], out.tokens[0], features)
 
 
-def generate_vas(model: Any, value: Any, prompt: str, beta: float, top_k: int, s: Settings) -> str:
-    from interp.generation import generate
-    from methods.vas.decoding import Guide, VASProcessor
+def find_vectors(root: Path, max_bytes: int = 4 << 20) -> list[Path]:
+    """Steering vector files (`interp generate --save-vector`) under `root`: small .safetensors files whose
+    header names the steering-vector kind (only headers are read; a file that cannot be read is passed over)."""
+    import os
 
-    proc = VASProcessor(model, [Guide(value, beta, name="playground")], top_k=top_k)
-    return generate(model, [prompt], processors=[proc], **_common(s)).texts[0]
+    from safetensors import safe_open
+
+    from interp.steering import VECTOR_KIND
+
+    found = []
+    if not root.is_dir():
+        return found
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=lambda e: None):
+        dirs.sort()
+        for f in sorted(files):
+            path = Path(folder) / f
+            if not f.endswith(".safetensors") or path.is_symlink():
+                continue
+            try:
+                if not path.is_file() or path.stat().st_size > max_bytes:
+                    continue
+                with safe_open(str(path), framework="pt") as h:
+                    if (h.metadata() or {}).get("kind") == VECTOR_KIND:
+                        found.append(path)
+            except Exception:  # noqa: BLE001 - not a safetensors file, or a damaged one: not a vector to offer
+                continue
+    return found
 
 
 def reward_fn(name: str) -> Any:

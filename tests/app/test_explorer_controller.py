@@ -5,33 +5,14 @@ page runs the controller itself or reads an `interp steer --explain-out` file; b
 import json
 
 import pytest
-import torch
 
 from tests.app.explorer_util import copy_run, figures, messages, open_page, values
-from tests.app.fixture_runs import RE_CONTROL, VAS
+from tests.app.fixture_runs import RE_CONTROL
 from tests.conftest import cached_model
-from tests.methods.re_control.sae_util import random_sae
 
 pytestmark = pytest.mark.slow
 PROMPTS = ["Once upon a time", "The movie was"]
 N_STEPS, STEP_SIZE, NEW = 10, 2.0, 8
-
-
-@pytest.fixture(scope="module")
-def control_root(explorer_runs, tmp_path_factory):
-    """The fixture's RE-Control and VAS runs, an SAE at RE-Control's site (final) and a steering vector file."""
-    from interp import resid_post
-    from interp.sae.train import save_sae
-    from interp.steering import save_vector
-
-    root = tmp_path_factory.mktemp("controller")
-    copy_run(explorer_runs, RE_CONTROL, root)
-    copy_run(explorer_runs, VAS, root)
-    model = cached_model("stories260k")
-    save_sae(random_sae(model.d_model), root / "saes" / "final-x4")
-    save_vector(root / "vectors" / "v.safetensors", torch.randn(model.d_model, generator=torch.Generator().manual_seed(4)),
-                resid_post(1), model)
-    return root
 
 
 def by_hand(root, prompts, n_steps, step_size, new):
