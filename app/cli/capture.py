@@ -10,7 +10,9 @@ def register(sub) -> None:
     p = sub.add_parser("capture", help="capture activations at sites into an ActivationStore (safetensors shards)")
     p.add_argument("--model", default=None, help="model spec (default: smollm2-135m-instruct)")
     p.add_argument("--prompts", required=True, help="file of prompts: .txt (one per line) or .jsonl (field 'prompt')")
-    p.add_argument("--site", action="append", required=True, help="site, e.g. resid_post:-1 (repeatable)")
+    p.add_argument("--site", action="append", required=True,
+                   help="site, e.g. resid_post:-1, head_out:3:5 or hook:blocks.3.hook_out (repeatable; "
+                        "the store holds d_model-wide rows: residual sites and head_out)")
     p.add_argument("--out", required=True, help="store directory (resumed if it holds the same collection)")
     p.add_argument("--pool", choices=["token", "mean", "last"], default="token",
                    help="one row per real token (default), or one pooled row per prompt")
@@ -35,8 +37,10 @@ def _capture(args) -> int:
     from interp.store.manifest import StoreMismatch
 
     prompts = read_prompts(args.prompts)
+    parsed = [parse_site(s) for s in args.site]  # a malformed site fails before the model loads
     model = load_model(args.model or DEFAULT_MODEL)
-    sites = [parse_site(s).resolve(model) for s in args.site]
+    sites = [s.resolve(model) for s in parsed]
+    _check_store_width(model, sites)
     chat = chat_value(args.chat)
     texts = [model.render(p, chat=chat) for p in prompts] if chat is not False else prompts
     try:
@@ -48,3 +52,23 @@ def _capture(args) -> int:
         raise StoreMismatch(str(e).replace("pass overwrite=True", "pass --force")) from None
     print(json.dumps({"store": args.out, "rows": store.n_rows, "d": store.d, "sites": [str(s) for s in sites]}, indent=2))
     return 0
+
+
+def _check_store_width(model, sites) -> None:
+    """An activation store row is one d_model vector per token: refuse a site that delivers anything else
+    (a pattern, q/k/v/z, MLP hidden units, most hooks), naming what it delivers."""
+    import torch
+
+    from interp import capture
+
+    wide = [s for s in sites if not s.residual_width]
+    if not wide:
+        return
+    ids = torch.tensor([[model.pad_token_id] * 2], device=model.device)
+    got = capture(model, ids, None, wide)
+    bad = [f"{s} gives {tuple(got[s].shape)} for [batch=1, pos=2]" for s in wide
+           if got[s].shape != (1, 2, model.d_model) or s.pos_axis != 1]
+    if bad:
+        raise ValueError(f"interp capture stores one d_model={model.d_model} row per token; {'; '.join(bad)}. "
+                         "Capture such sites in Python with interp.capture (any shape), or choose a residual site "
+                         "or head_out(L, H)")

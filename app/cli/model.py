@@ -19,7 +19,9 @@ def run_info(args) -> int:
 
     model = load_model(args.spec, trust_remote_code=args.trust_remote_code)
     desc = model.describe()
-    desc["sites"] = ["resid_pre(l)", "resid_post(l)", "mlp_out(l)", "attn_out(l)", "final()"]
+    from interp.sites import FORMS
+
+    desc["sites"] = list(FORMS)  # hook:NAME takes any name of model.bridge.hook_dict
     desc["layers"] = f"0..{model.n_layers - 1} (negative indices count from the end)"
     print(json.dumps(desc, indent=2))
     return 0
