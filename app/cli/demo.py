@@ -83,7 +83,7 @@ def run(args) -> int:
     rows = summary_rows(root, status)
     total = time.perf_counter() - start
     write_json(root / "summary.json", redact_obj({"model": spec, "profile": plan.profile, "seconds": total,
-                                                  "pipelines": status, "rows": [r.as_dict() for r in rows]}))
+                                                  "pipelines": status, "rows": [r.to_dict() for r in rows]}))
 
     print(f"\nMeasured effects on {spec} ({plan.profile} demo settings; every number is read from the file named "
           f"in the last column, under {root}/):\n")

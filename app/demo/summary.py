@@ -26,7 +26,7 @@ class Row:
     n: int | None = None  # paired sample behind the interval or the test
     p: float | None = None  # a test's p-value, for rows judged by a test rather than an interval
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

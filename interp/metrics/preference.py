@@ -10,6 +10,7 @@ sum variant does (a sum of negative terms favours fewer tokens).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -33,11 +34,16 @@ class PreferenceAccuracy:
     margin_mean: Float[Tensor, "k"]  # chosen - rejected mean log-prob, per scored pair
     margin_sum: Float[Tensor, "k"]
 
-    def as_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int]:
         return {
             "accuracy_mean": self.accuracy_mean, "accuracy_sum": self.accuracy_sum,
             "n_scored": self.n_scored, "n_identical": self.n_identical,
         }
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Deprecated spelling of `to_dict`, the project's one name for this; kept for one release."""
+        warnings.warn("PreferenceAccuracy.as_dict() is now PreferenceAccuracy.to_dict()", DeprecationWarning, stacklevel=2)
+        return self.to_dict()
 
 
 def accuracy_from_scores(chosen: Float[Tensor, "k"], rejected: Float[Tensor, "k"]) -> float:

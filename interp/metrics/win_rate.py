@@ -7,6 +7,7 @@ over prompts (see interp.metrics.bootstrap).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -31,8 +32,13 @@ class WinRate:
     n: int
     outcomes: tuple[float, ...] = ()
 
-    def as_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int]:
         return {k: getattr(self, k) for k in ("rate", "low", "high", "wins", "ties", "losses", "n")}
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Deprecated spelling of `to_dict`, the project's one name for this; kept for one release."""
+        warnings.warn("WinRate.as_dict() is now WinRate.to_dict()", DeprecationWarning, stacklevel=2)
+        return self.to_dict()
 
 
 def outcomes_from_scores(a: Float[Tensor, "n"], b: Float[Tensor, "n"]) -> Float[Tensor, "n"]:

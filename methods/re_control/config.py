@@ -7,6 +7,7 @@ collection with other settings makes the later steps refuse to reuse stale resul
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -165,8 +166,13 @@ class REControlConfig:
             raise ValueError("value_target='advantage' needs samples_per_prompt >= 2 (and do_sample=True): the "
                              "advantage of a prompt's only response is 0")
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Deprecated spelling of `to_dict`, the project's one name for this; kept for one release."""
+        warnings.warn("REControlConfig.as_dict() is now REControlConfig.to_dict()", DeprecationWarning, stacklevel=2)
+        return self.to_dict()
 
 
 STEP_KEYS = {
@@ -190,7 +196,7 @@ LATER = {"samples_per_prompt": 1, "value_target": "reward", "value_select": "los
 
 def step_config(cfg: REControlConfig, step: str, run_dir: str | Path) -> dict[str, Any]:
     """The settings `step` depends on, plus the fingerprint of the step it reads from."""
-    d = cfg.as_dict()
+    d = cfg.to_dict()
     out: dict[str, Any] = {"method": "re-control", "step": step,
                            **{k: d[k] for k in STEP_KEYS[step] if not (k in LATER and d[k] == LATER[k])}}
     i = ORDER.index(step)

@@ -12,7 +12,7 @@ plus the paired bootstrap interval of RE-Control minus base on reward.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
@@ -21,6 +21,7 @@ from torch import Tensor
 from interp.best_of import best_of_first_n
 from interp.generation import Generation, generate
 from interp.metrics import bootstrap_mean, coherence_scores, diversity, paired_bootstrap_diff, win_rate
+from interp.responses import Responses
 from methods.re_control.baselines import StaticEdit
 from methods.re_control.control import ControlConfig, controlled_generate
 from methods.re_control.value import ValueFunction
@@ -48,24 +49,8 @@ class CachedEmbed:
         return torch.stack([self._cache[t] for t in texts])
 
 
-@dataclass
-class Outputs:
-    """One method's responses to the evaluation prompts, with their rewards and cost."""
-
-    method: str
-    texts: list[str]
-    rewards: Tensor
-    seconds: float
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "texts": self.texts, "rewards": self.rewards.tolist(), "seconds": self.seconds,
-                "info": self.info}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Outputs":
-        return cls(d["method"], list(d["texts"]), torch.tensor(d["rewards"], dtype=torch.float32), float(d["seconds"]),
-                   dict(d.get("info", {})))
+# one method's responses, rewards and seconds: the same record VAS tabulates (to_dict/from_dict: outputs/<method>.json)
+Outputs = Responses
 
 
 @dataclass

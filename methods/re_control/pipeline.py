@@ -236,7 +236,7 @@ def evaluate(ctx: Context) -> dict[str, Any]:
             return Outputs.from_dict(read_json(file))
         say(name)
         out = fn()
-        write_json(file, out.as_dict())
+        write_json(file, out.to_dict())
         return out
 
     extra: dict[str, Any] = {"data": {"test_ids": [e.prompt.id for e in test],

@@ -59,7 +59,7 @@ def score_split(model: "Model", peft_model, pairs: Sequence["PreferencePair"], m
     out: dict[str, Any] = {"n_pairs": len(pairs), "n_too_long": len(pairs) - len(fitting)}
     for tag, lp in (("base", base), ("adapter", new)):
         acc = accuracy_from_logprobs(lp)
-        out.update({f"{tag}_{k}": v for k, v in acc.as_dict().items()})
+        out.update({f"{tag}_{k}": v for k, v in acc.to_dict().items()})
     for variant in ("mean", "sum"):
         b = getattr(base.chosen, variant) > getattr(base.rejected, variant)
         a = getattr(new.chosen, variant) > getattr(new.rejected, variant)

@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from jaxtyping import Float
 from torch import Tensor
 
 from interp.best_of import best_of_first_n
+from interp.responses import Responses
 from interp.validate import check
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.defaults import DEFAULT_TOP_K
@@ -46,16 +46,12 @@ class EvalConfig:
 
 
 @dataclass
-class Run:
-    """One decoding method's responses on the prompts, their rewards and its wall time."""
+class Run(Responses):
+    """One decoding method's responses (RE-Control's `Outputs` too), plus what names its table row: the beta
+    it was guided with and the N of best-of-N; `info` adds columns to the row."""
 
-    method: str
-    texts: list[str]
-    rewards: Float[Tensor, "n"]
-    seconds: float
     beta: float | None = None
     n: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _generate(model: Any, prompts: Sequence[str], cfg: EvalConfig, seed: int, processors: Sequence[Any] = ()) -> Any:
@@ -86,7 +82,7 @@ def run_vas(
     r, _ = _scored(reward, prompts, gen.texts)
     betas = [g.beta for g in guides]
     return Run(label, gen.texts, r, gen.seconds, beta=betas[0] if len(betas) == 1 else None,
-               extra={"betas": betas, "mean_abs_bonus": proc.stats["mean_abs_bonus"]})
+               info={"betas": betas, "mean_abs_bonus": proc.stats["mean_abs_bonus"]})
 
 
 def run_best_of_n(
@@ -130,7 +126,7 @@ def table_row(run: Run, prompts: Sequence[str], base: Run | None, cfg: EvalConfi
         from interp.metrics import coherence
 
         row["coherence"] = coherence(list(prompts), run.texts)
-    row.update(run.extra)
+    row.update(run.info)
     return row
 
 

@@ -33,7 +33,7 @@ def test_paired_difference_and_outputs_round_trip():
     b = Outputs("b", ["y"] * 4, torch.tensor([0.0, 1.0, 2.0, 3.0]), 1.0)
     d = control_vs_base(a, b, n_boot=100)
     assert d["difference"] == pytest.approx(1.0) and d["low"] == pytest.approx(1.0) and d["high"] == pytest.approx(1.0)
-    c = Outputs.from_dict(a.as_dict())
+    c = Outputs.from_dict(a.to_dict())
     assert c.texts == a.texts and torch.equal(c.rewards, a.rewards) and c.info == {"n": 4}
 
 

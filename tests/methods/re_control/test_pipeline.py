@@ -70,7 +70,7 @@ def test_re_control_raises_reward_over_greedy_on_stories260k(stories, tmp_path, 
 
 def _write_config(tmp_path, cfg):
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps(cfg.as_dict()))
+    path.write_text(json.dumps(cfg.to_dict()))
     return path
 
 
