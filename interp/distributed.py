@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Sequence, TypeVar
 
 import torch
 
@@ -88,6 +88,19 @@ def round_robin(items: Sequence[T], r: int | None = None, w: int | None = None) 
     r = rank() if r is None else r
     w = world_size() if w is None else w
     return list(items[r::w])
+
+
+ShareSplit = Literal["contiguous", "strided"]
+
+
+def share(n: int, r: int, w: int, split: ShareSplit = "contiguous") -> list[int]:
+    """The indices of `n` items that rank `r` of `w` handles: a contiguous block (an activation store's shards
+    stay in text order) or every `w`-th (`round_robin`)."""
+    if split == "contiguous":
+        return list(range(r * n // w, (r + 1) * n // w))
+    if split == "strided":
+        return round_robin(range(n), r, w)
+    raise ValueError(f"unknown split {split!r}: use 'contiguous' or 'strided'")
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:

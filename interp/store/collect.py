@@ -18,6 +18,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.activations import capture
+from interp.distributed import ShareSplit, share
 from interp.fingerprint import digest, length_prefixed
 from interp.runs import writes_run
 from interp.sites import Site, parse_site
@@ -28,18 +29,7 @@ from interp.store.writer import StoreWriter
 if TYPE_CHECKING:
     from interp.models.model import Model
 
-Split = Literal["contiguous", "strided"]
-
-
-def share(n: int, rank: int, world_size: int, split: Split = "contiguous") -> list[int]:
-    """The indices of `n` items that `rank` handles: a contiguous block or every `world_size`-th."""
-    if split == "contiguous":
-        return list(range(rank * n // world_size, (rank + 1) * n // world_size))
-    if split == "strided":
-        from interp.distributed import round_robin
-
-        return round_robin(range(n), rank, world_size)
-    raise ValueError(f"unknown split {split!r}: use 'contiguous' or 'strided'")
+Split = ShareSplit  # how texts are shared among processes: interp.distributed.share
 
 
 def texts_fingerprint(texts: Sequence[str]) -> str:
