@@ -113,13 +113,13 @@ class Controls:
 def trained_for(re_control: ReControlSpec | None, vas: Sequence[VASSpec]) -> str | None:
     """The model spec the first control was trained on (the default model for `interp steer`)."""
     if re_control is not None:
-        from methods.re_control.value import resolve_value_folder
+        from methods.re_control.value import FORMAT
 
-        return json.loads((resolve_value_folder(re_control.run) / "value.json").read_text()).get("model") or None
+        return FORMAT.read(re_control.run)[1].get("model") or None
     if vas:
-        from methods.vas.value_model import CONFIG, resolve_value_folder
+        from methods.vas.value_model import FORMAT
 
-        meta = json.loads((resolve_value_folder(vas[0].run) / CONFIG).read_text())
+        meta = FORMAT.read(vas[0].run)[1]
         return (meta.get("config") or {}).get("backbone") or None
     return None
 

@@ -11,9 +11,12 @@ from typing import Any, Sequence
 
 from app.explorer.rundata import MissingArtifact, check_shape, discover, read_json
 from app.explorer.shapes import STR, Opt, OrNull, Then, problem
+from methods.re_control.value import FORMAT as RE_CONTROL_VALUE
+from methods.vas.value_model import FORMAT as VAS_VALUE
 
-RE_CONTROL_KIND = "re-control-value"
-VAS_KIND = "vas-value-model"
+# the value models' own formats (file names and kind tags) name what the page looks for
+FORMATS = {RE_CONTROL_VALUE.kind: RE_CONTROL_VALUE, VAS_VALUE.kind: VAS_VALUE}
+RE_CONTROL_KIND, VAS_KIND = RE_CONTROL_VALUE.kind, VAS_VALUE.kind
 KINDS = {RE_CONTROL_KIND: "RE-Control", VAS_KIND: "VAS"}
 # what a value.json must hold for the page to offer it: its base model (VAS: base_model, else config.backbone)
 VALUE_META = {RE_CONTROL_KIND: {"model": STR, "site": Opt(OrNull(STR))},
@@ -45,17 +48,17 @@ def find_values(root: Path) -> tuple[list[ValueInfo], list[MissingArtifact]]:
     """Every finished step that saved a value model, and the problems of those that are broken."""
     found, problems = [], []
     for step in discover(root):
-        meta_file = step.path / "value.json"
+        kind_guess = RE_CONTROL_KIND if step.step == RE_CONTROL_VALUE.step else VAS_KIND
+        meta_file = step.path / FORMATS[kind_guess].meta
         if not meta_file.exists():
             continue
-        kind_guess = RE_CONTROL_KIND if step.step == "train-value" else VAS_KIND
         try:
             meta = read_json(meta_file, command(kind_guess, step.run, root), dict)
             kind = meta.get("kind")
             if kind not in KINDS:
                 continue
             check_shape(meta_file, command(kind, step.run, root), meta, VALUE_META[kind])
-            for f in ("value.safetensors", "metrics.json"):
+            for f in (FORMATS[kind].weights, "metrics.json"):
                 if not (step.path / f).exists():
                     raise MissingArtifact(step.path / f, command(kind, step.run, root))
         except MissingArtifact as e:

@@ -19,7 +19,11 @@ from typing import Any
 from app.explorer.rundata import MissingArtifact, check_shape, discover, read_json, read_jsonl
 from app.explorer.shapes import (ANY, BOOL, FINITE, INT, NUM, NUM_OR_NULL, SITE, STR, Each, Opt, Rows, Then,
                                  same_lengths)
-from methods.reward_divergence.artifacts import sae_dir, size_name
+from interp.sae.train import SAE_CONFIG, SAE_WEIGHTS
+from methods.reward_divergence.artifacts import (
+    DIVERGENCE_FILE, FEATURE_SUMMARY_FILE, MMCS_FILE, PROBE_FILE, PROBE_WORDS_FILE, features_file, sae_dir,
+    sae_metrics_file, size_name,
+)
 
 __all__ = ["RDRun", "rd_runs", "size_name"]
 
@@ -69,7 +73,7 @@ class RDRun:
 
     # --- divergence ---------------------------------------------------------------------
     def divergence(self) -> dict[str, Any]:
-        return self._json("divergence", "divergence.json", shape=DIVERGENCE)
+        return self._json("divergence", DIVERGENCE_FILE, shape=DIVERGENCE)
 
     def rlhf_metrics(self) -> dict[str, Any] | None:
         """The RL step's reward of base vs tuned, or None when the tuned model came from elsewhere (--tuned)."""
@@ -80,17 +84,17 @@ class RDRun:
     # --- SAEs and features ---------------------------------------------------------------
     def feature_index(self) -> list[dict[str, Any]]:
         """(model, site, layer, expansion, counts) of every classified SAE, from features/summary.json."""
-        return self._json("features", "summary.json", list, FEATURE_INDEX)
+        return self._json("features", FEATURE_SUMMARY_FILE, list, FEATURE_INDEX)
 
     def features_config(self) -> dict[str, Any]:
         return self._json("features", "config.json", shape=FEATURES_CONFIG)
 
     def feature_rows(self, model: str, site: str, expansion: float) -> list[dict[str, Any]]:
-        return self._jsonl("features", f"{model}/{site}/{size_name(expansion)}.jsonl", FEATURE_ROWS)
+        return read_jsonl(features_file(self.path, model, site, expansion), self.command("features"), FEATURE_ROWS)
 
     def sae_folder(self, model: str, site: str, expansion: float) -> Path:
         folder = sae_dir(self.path, model, site, expansion)
-        for f in ("cfg.json", "sae_weights.safetensors"):
+        for f in (SAE_CONFIG, SAE_WEIGHTS):
             if not (folder / f).exists():
                 raise MissingArtifact(folder / f, self.command("saes"))
         return folder
@@ -120,17 +124,17 @@ class RDRun:
 
     def sae_quality(self, model: str, site: str, expansion: float) -> dict[str, Any]:
         """L0, explained variance, dead fraction, CE loss recovered of one SAE (saes/<model>/<site>/x<e>.metrics.json)."""
-        return self._json("saes", f"{model}/{site}/{size_name(expansion)}.metrics.json", shape=SAE_QUALITY)
+        return read_json(sae_metrics_file(self.path, model, site, expansion), self.command("saes"), dict, SAE_QUALITY)
 
     def mmcs_rows(self) -> list[dict[str, Any]]:
-        return self._json("saes", "mmcs.json", list)
+        return self._json("saes", MMCS_FILE, list)
 
     # --- probe -------------------------------------------------------------------------------
     def probe_results(self) -> dict[str, Any]:
-        return self._json("probe", "results.json", shape=PROBE_RESULTS)
+        return self._json("probe", PROBE_FILE, shape=PROBE_RESULTS)
 
     def probe_words(self) -> list[dict[str, Any]]:
-        return self._jsonl("probe", "words.jsonl", PROBE_WORDS)
+        return self._jsonl("probe", PROBE_WORDS_FILE, PROBE_WORDS)
 
 
 def rd_runs(root: Path, step: str) -> list[RDRun]:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from app.explorer.rundata import MissingArtifact, StepInfo, check_shape, discover, read_json
 from app.explorer.shapes import ANY, INT, NUM, NUM_OR_NULL, STR, Opt
+from methods.reprpo.pipeline import SPLITS_FILE
 
 SPLITS = ("source_train", "source_test", "target_test", "random_test")
 _SPLIT = {"base_accuracy_mean": NUM, "adapter_accuracy_mean": NUM, "ratio_mean": NUM,
@@ -36,7 +37,7 @@ def run_rows(root: Path, step: StepInfo) -> list[dict]:
     """One row per split of one evaluated run."""
     cmd = command(root, step.run, force=(step.path / "metrics.json").exists())
     m = read_json(step.path / "metrics.json", cmd, dict)  # the mark of a finished evaluation
-    splits = read_json(step.path / "splits.json", cmd, dict, SPLITS_SHAPE)
+    splits = read_json(step.path / SPLITS_FILE, cmd, dict, SPLITS_SHAPE)
     train = (step.config or {}).get("train", {})
     check_shape(step.path / "config.json", cmd, {"train": train}, {"train": {}})  # an object, whatever it holds
     labels = {k: m[k] if k in m else train.get(k) for k in LABELS}  # the metrics' labels, else the training config's
@@ -53,7 +54,7 @@ def run_rows(root: Path, step: StepInfo) -> list[dict]:
             "ratio": s["ratio_mean"], "p_sign_test": s.get("p_sign_test_mean"), "n_scored": s.get("n_scored"),
         })
     if not rows:
-        raise MissingArtifact(step.path / "splits.json", cmd, f"has none of the splits {', '.join(SPLITS)}")
+        raise MissingArtifact(step.path / SPLITS_FILE, cmd, f"has none of the splits {', '.join(SPLITS)}")
     return rows
 
 

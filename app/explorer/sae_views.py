@@ -15,6 +15,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from app.explorer.rundata import MissingArtifact
+from interp.sae.train import SAE_WEIGHTS
 
 
 def load_sae(folder: Path, command: str):
@@ -25,7 +26,7 @@ def load_sae(folder: Path, command: str):
     try:
         return _load(folder, device="cpu")
     except Exception as e:  # noqa: BLE001 - a half-written SAE folder fails in many ways; all become a message
-        raise MissingArtifact(folder / "sae_weights.safetensors", command,
+        raise MissingArtifact(folder / SAE_WEIGHTS, command,
                               f"cannot be loaded ({type(e).__name__}: {str(e)[:160]})") from e
 
 

@@ -22,6 +22,9 @@ from torch import Tensor
 from interp.io import atomic_dir, check_safetensors
 
 ARCHITECTURES = ("topk", "standard")
+# sae-lens' inference format: what save_sae writes and load_sae reads
+SAE_CONFIG = "cfg.json"
+SAE_WEIGHTS = "sae_weights.safetensors"
 
 
 @dataclass
@@ -220,9 +223,9 @@ def load_sae(folder: str | Path, device: str = "cpu"):
     from sae_lens import SAE
 
     folder = Path(folder)
-    if not (folder / "cfg.json").exists() or not (folder / "sae_weights.safetensors").exists():
-        raise FileNotFoundError(f"{folder} is not a saved sae-lens SAE (needs cfg.json and sae_weights.safetensors)")
-    check_safetensors(folder / "sae_weights.safetensors")  # a clear refusal, not sae-lens' header error
+    if not (folder / SAE_CONFIG).exists() or not (folder / SAE_WEIGHTS).exists():
+        raise FileNotFoundError(f"{folder} is not a saved sae-lens SAE (needs {SAE_CONFIG} and {SAE_WEIGHTS})")
+    check_safetensors(folder / SAE_WEIGHTS)  # a clear refusal, not sae-lens' header error
     sae = SAE.load_from_disk(folder, device=device)
     sae.eval()
     return sae

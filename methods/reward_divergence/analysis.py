@@ -21,7 +21,8 @@ from interp.io import read_json, write_json, write_jsonl
 from interp.sites import mlp_out
 from interp.pipeline import Context
 from methods.reward_divergence.artifacts import (
-    MODELS, collected, collected_texts, layers as chosen_layers, model_spec, sae_dir, sae_metrics_file, size_name,
+    FEATURE_SUMMARY_FILE, MMCS_FILE, MODELS, PROBE_FILE, PROBE_WORDS_FILE, SAE_TABLE_FILE, collected, collected_texts,
+    layers as chosen_layers, model_spec, sae_dir, sae_metrics_file, size_name,
 )
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,9 @@ def saes(ctx: Context) -> dict[str, Any]:
     if not distributed.is_main():
         return {}  # the main process reports, once every process has trained its share
     table = [read_json(sae_metrics_file(ctx, n, l, e)) for n, l, e in jobs]
-    write_json(ctx.file("table.json"), table)
+    write_json(ctx.file(SAE_TABLE_FILE), table)
     mm = mmcs_table(ctx, layers)
-    write_json(ctx.file("mmcs.json"), mm)
+    write_json(ctx.file(MMCS_FILE), mm)
     return {"saes": table, "mmcs": mm}
 
 
@@ -196,7 +197,7 @@ def features(ctx: Context) -> dict[str, Any]:
                 summaries.append({"model": name, "site": key, "layer": layer, "expansion": e, **summ})
                 counts.setdefault(name, {}).setdefault(key, {})[size_name(e)] = summ["n_reward_related"]
                 counts_fdr.setdefault(name, {}).setdefault(key, {})[size_name(e)] = summ["n_reward_related_fdr"]
-    write_json(ctx.file("summary.json"), summaries)
+    write_json(ctx.file(FEATURE_SUMMARY_FILE), summaries)
     return {"counts": counts, "counts_fdr": counts_fdr, "fdr": cfg.fdr, "summaries": summaries}
 
 
@@ -229,10 +230,10 @@ def probe(ctx: Context) -> dict[str, Any]:
             triple_words.extend({"model": name, **w} for w in tri.pop("words"))
             write_json(ctx.step_dir / name / "triple_pairs.json", tri.pop("pairs"))
             results[name]["triple"] = tri
-    write_jsonl(ctx.file("words.jsonl"), words)
+    write_jsonl(ctx.file(PROBE_WORDS_FILE), words)
     if triple_words:
         write_jsonl(ctx.file("triple_words.jsonl"), triple_words)
-    write_json(ctx.file("results.json"), results)
+    write_json(ctx.file(PROBE_FILE), results)
     brief = {n: {k: r[k] for k in ("r2_test", "kendall_tau", "kendall_p", "n_test_words", "n_recovered", "alpha")}
              for n, r in results.items()}
     for n, r in results.items():

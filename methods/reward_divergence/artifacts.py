@@ -17,6 +17,11 @@ from interp.sites import mlp_out
 MODELS = ("base", "tuned")
 TEXTS_FILE = "texts.json"  # collect/: {"train": [...], "eval": [...]}
 DIVERGENCE_FILE = "divergence.json"  # divergence/: per-layer arrays and the chosen layers
+SAE_TABLE_FILE = "table.json"  # saes/: every SAE's quality metrics, one row each
+MMCS_FILE = "mmcs.json"  # saes/: MMCS small-vs-big and base-vs-tuned
+FEATURE_SUMMARY_FILE = "summary.json"  # features/: per-SAE counts of reward-related features
+PROBE_FILE = "results.json"  # probe/: R^2 and Kendall tau per model
+PROBE_WORDS_FILE = "words.jsonl"  # probe/: predicted vs lexicon valence per held-out word
 
 
 def resolve_device(device: str | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from interp.io import read_json
 from interp.results import result_record, step_configs
+from methods.reward_divergence.artifacts import PROBE_FILE, SAE_TABLE_FILE
 
 METHOD = "reward_divergence"
 
@@ -25,14 +26,14 @@ def result_from_run(run_dir: str | Path) -> dict[str, Any]:
                   **{f"base_{k}": v for k, v in rl["base_reward"].items()},
                   **{f"tuned_{k}": v for k, v in rl["tuned_reward"].items()},
                   **{f"diff_{k}": v for k, v in rl["tuned_minus_base"].items()}})
-    sae_rows = {(r["model"], r["site"], float(r["expansion"])): r for r in read_json(run_dir / "saes" / "table.json")}
+    sae_rows = {(r["model"], r["site"], float(r["expansion"])): r for r in read_json(run_dir / "saes" / SAE_TABLE_FILE)}
     for s in m["features"]["summaries"]:
         key = (s["model"], s["site"], float(s["expansion"]))
         q = sae_rows.get(key, {})
         table.append({"label": f"{s['model']} {s['site']} x{float(s['expansion']):g}",
                       **{k: v for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
                       **{f"sae_{k}": v for k, v in q.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}})
-    probe = read_json(run_dir / "probe" / "results.json")
+    probe = read_json(run_dir / "probe" / PROBE_FILE)
     for name, r in probe.items():
         keep = ("kendall_tau", "kendall_p", "n_test_words", "r2_test", "alpha", "n_recovered")
         table.append({"label": f"ridge probe, {name}", **{k: r[k] for k in keep if k in r}})

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.explorer import charts
 from app.explorer.rd_data import RDRun, rd_runs, size_name
+from interp.sae.train import SAE_WEIGHTS
 from app.explorer.rundata import runs_root
 from app.explorer.sae_views import best_matches, decoder_direction, eval_rows, feature_values, load_sae
 from app.explorer.tokens_html import contexts_html
@@ -36,7 +37,7 @@ def _unembedding(spec: str, command: str):
 
 def sae_of(run: RDRun, model: str, site: str, expansion: float):
     folder = run.sae_folder(model, site, expansion)
-    return _sae(str(folder), (folder / "sae_weights.safetensors").stat().st_mtime, run.command("saes"))
+    return _sae(str(folder), (folder / SAE_WEIGHTS).stat().st_mtime, run.command("saes"))
 
 
 st.title("Features")
@@ -88,7 +89,7 @@ if others:
                          format_func=lambda o: f"{o[0]} {size_name(o[1])}")
     with artifact_section():
         a, b = run.sae_folder(model, site, expansion), run.sae_folder(other[0], site, other[1])
-        mt = ((a / "sae_weights.safetensors").stat().st_mtime, (b / "sae_weights.safetensors").stat().st_mtime)
+        mt = ((a / SAE_WEIGHTS).stat().st_mtime, (b / SAE_WEIGHTS).stat().st_mtime)
         cos, partner = _matches(str(a), str(b), mt, run.command("saes"), run.command("saes"))
         table["mmcs_match"], table["match_feature"] = cos, partner
 

@@ -6,6 +6,7 @@ from app.explorer import charts
 from app.explorer.rd_data import rd_runs
 from app.explorer.rundata import MissingArtifact, runs_root
 from app.explorer.ui import artifact_section, md, no_run, pick
+from methods.reward_divergence.artifacts import PROBE_WORDS_FILE
 
 st.title("Reward probe")
 st.caption("Ridge regression from the chosen layers' SAE codes to each token's lexicon valence, tokens split by "
@@ -19,7 +20,7 @@ with artifact_section(stop=True):
     results = run.probe_results()
     words = pd.DataFrame(run.probe_words())
     if words.empty or not {"model", "word", "lexicon", "predicted", "recovered"} <= set(words.columns):
-        raise MissingArtifact(run.path / "probe" / "words.jsonl", run.command("probe"), "has no word rows")
+        raise MissingArtifact(run.path / "probe" / PROBE_WORDS_FILE, run.command("probe"), "has no word rows")
 
 models = [m for m in ("tuned", "base") if m in results] + sorted(set(results) - {"tuned", "base"})
 model = st.radio("Model", models, horizontal=True, key="model", format_func=md)  # option labels render Markdown
