@@ -123,6 +123,34 @@ def test_edits_at_hook_sites_change_what_follows(model):
     torch.testing.assert_close(model.logits(ids, mask), base)  # every hook came off, also after the error
 
 
+def test_every_intervention_kind_at_one_head(model):
+    """AddVector, ProjectOut, Replace, ApplyFunction and ApplyModule at z(1, 2) (width d_head): the head gets
+    exactly the edit, the other heads of the same hook point keep their values."""
+    from interp import ApplyModule, ProjectOut, Replace
+
+    ids, mask = model.tokenize(PROMPTS)
+    site, whole = z(1, 2), z(1)
+    base = capture(model, ids, mask, [whole])[whole]
+    h = base[:, :, 2]
+    g = torch.Generator().manual_seed(7)
+    vec = torch.randn(model.bridge.cfg.d_head, generator=g)
+    unit = vec / vec.norm()
+    lin = torch.nn.Linear(vec.shape[0], vec.shape[0])
+    cases = [
+        (AddVector(site, vec, scale=2.0), h + 2 * vec),
+        (ProjectOut(site, vec), h - (h @ unit)[..., None] * unit),
+        (Replace(site, vec), vec.expand_as(h)),
+        (ApplyFunction(site, lambda a: -a), -h),
+        (ApplyModule(site, lin, residual=True), h + lin(h).detach()),
+    ]
+    for iv, expect in cases:
+        with torch.no_grad(), intervene(model, iv):
+            got = capture(model, ids, mask, [whole])[whole]
+        torch.testing.assert_close(got[:, :, 2], expect, atol=1e-5, rtol=1e-5, msg=lambda m: f"{type(iv).__name__}: {m}")
+        others = [i for i in range(got.shape[2]) if i != 2]
+        torch.testing.assert_close(got[:, :, others], base[:, :, others], msg=lambda m: f"{type(iv).__name__}: {m}")
+
+
 def step_logits(model, ivs, use_cache, capture_sites=()):
     seen = []
 
