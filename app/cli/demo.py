@@ -106,10 +106,10 @@ def run(args) -> int:
 
 def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str, dict]:
     """Each method's pipeline in turn; a failure is recorded (and its traceback printed), never raised."""
-    from app.demo.pipelines import SharedModel, finished_steps, run_demo
+    from app.demo.pipelines import finished_steps, run_demo
     from app.demo.plan import demo_pipelines
 
-    model = SharedModel(plan.model)
+    shared: dict = {}  # the base model, loaded by the first pipeline step that asks for it
     pipelines = demo_pipelines()
     status: dict[str, dict] = {}
     for i, name in enumerate(methods, 1):
@@ -120,7 +120,7 @@ def run_pipelines(plan, root: Path, methods: list[str], force: bool) -> dict[str
         t0, c0 = time.perf_counter(), time.process_time()
         error = None
         try:
-            run_demo(pipelines[name], plan.model, run_dir, model, force, True)
+            run_demo(pipelines[name], plan.model, run_dir, shared, force, True)
         except Exception as e:  # noqa: BLE001 -- one pipeline's failure must not lose the others' results
             # an error's text may quote a credential (an endpoint's reply, a URL with a key): masked, as the CLI does
             print(redact(traceback.format_exc()), file=sys.stderr, end="", flush=True)

@@ -180,3 +180,31 @@ def test_secrets_in_a_failing_pipeline_are_masked(tmp_path, monkeypatch):
         assert secret not in text, where
     assert "Traceback" in err.getvalue() and "key=***" in err.getvalue()
     assert read_json(tmp_path / "demo" / "summary.json")["pipelines"]["vas"]["error"].endswith("key=***")
+
+
+def test_the_demo_is_a_loop_over_registered_pipelines(tmp_path, monkeypatch):
+    """A registered pipeline with a demo config joins the demo in its demo_rank, under its title, in
+    runs/demo/<command with _ for ->/, and its summarize rows (sources relative to its run) keep their interval,
+    sample size and p-value, so the table can say whether the effect shows."""
+    from dataclasses import dataclass
+
+    from app.cli.demo import chosen_methods, title
+    from app.demo.summary import pipeline_rows, verdict
+    from interp import pipeline as protocol
+
+    @dataclass
+    class Cfg:
+        model: str = "stories260k"
+
+    rows = [{"effect": "gain", "value": 1.5, "source": "score/metrics.json:gain", "low": 1.0, "high": 2.0, "n": 8},
+            {"effect": "ratio", "value": 1.1, "source": "score/metrics.json:ratio", "n": 24, "p": 0.25}]
+    p = protocol.Pipeline("my-probe", Cfg, demo_config=lambda spec: Cfg(spec), summarize=lambda run_dir: rows,
+                          demo_rank=0, title="My probe")
+    protocol.registered()
+    monkeypatch.setitem(protocol._REGISTRY, p.name, p)
+    assert chosen_methods(None)[:5] == ["my_probe", "re_control", "vas", "reprpo", "divergence"]
+    assert title("my_probe") == "My probe" and chosen_methods("my-probe") == ["my_probe"]
+    gain, ratio = pipeline_rows(p, tmp_path / "my_probe", "my_probe", "My probe")
+    assert gain.source == "my_probe/score/metrics.json:gain" and (gain.low, gain.high, gain.n) == (1.0, 2.0, 8)
+    assert verdict(gain) == "clear of 0"
+    assert verdict(ratio) == "p = 0.25: ~70 pairs would show it at this effect (n = 24)"

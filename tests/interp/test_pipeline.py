@@ -112,3 +112,22 @@ def test_named_models_resolve_through_the_pipeline(tmp_path):
     p = Pipeline("m", Cfg, model_spec=lambda ctx, name: {"base": "tiny-random-llama"}.get(name, name))
     ctx = Context(p, Cfg(), tmp_path, models={"tiny-random-llama": "sentinel"})
     assert ctx.model("base") == "sentinel" and loaded == []
+
+
+def test_a_pipeline_resolves_its_device_before_its_steps_record_it(tmp_path):
+    """resolve_device(cfg, device) settles the device a step sees and records (reward divergence: the config's
+    device when no --device is given); without it the device is passed through as given."""
+    def pipeline(resolve=None) -> Pipeline:
+        p = Pipeline("d", Cfg, resolve_device=resolve)
+
+        @p.step(settings=lambda ctx: {"device": ctx.device})
+        def where(ctx: Context) -> dict:
+            return {"device": ctx.device}
+
+        return p
+
+    resolve = lambda cfg, device: device or f"dev{cfg.n}"  # noqa: E731
+    assert run(pipeline(resolve), Cfg(n=7), tmp_path / "a")["where"] == {"device": "dev7"}
+    assert json.loads((tmp_path / "a" / "where" / "config.json").read_text())["device"] == "dev7"
+    assert run(pipeline(resolve), Cfg(n=7), tmp_path / "b", device="cpu")["where"] == {"device": "cpu"}
+    assert run(pipeline(), Cfg(n=7), tmp_path / "c")["where"] == {"device": None}
