@@ -9,7 +9,7 @@ python -m venv "$venv"
 pip install torch==2.13.0
 pip install -e '.[test]'
 python -m interp.versions
-python -m pytest -q
+python -m pytest -q -n auto --dist loadfile
 {
   sed -n '1,3p' requirements-lock.txt
   pip freeze --exclude-editable | grep -v '^torch=='

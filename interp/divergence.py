@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from interp.activations import capture
-from interp.models.model import positions_from_mask
+from interp.models.positions import positions_from_mask
 from interp.sites import Site
 
 if TYPE_CHECKING:

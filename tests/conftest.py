@@ -8,7 +8,8 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# CI has 2 cores; under pytest-xdist (`-n 2`, one worker per core) each worker takes one of them
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads()))
 
 _MODELS: dict = {}
 # tests of tiny models that are latency bound: two OpenMP threads spin against the other job on a

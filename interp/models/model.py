@@ -18,6 +18,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens.model_bridge import TransformerBridge
 
+from interp.models.positions import positions_from_mask  # noqa: F401 - re-exported
 from interp.models.cache_keyword import cache_keyword
 from interp.models.lean_path import LeanPath, default_mode
 
@@ -222,7 +223,3 @@ class Model:
                 )
 
 
-def positions_from_mask(attention_mask: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos"]:
-    """Position ids that start at 0 on each row's first real token (left padding aware)."""
-    pos = attention_mask.long().cumsum(-1) - 1
-    return pos.clamp(min=0)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from interp.models.model import Model
 from interp.models.paths import cache_dir
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
 
 # converters are versioned: a cached folder built by an older converter is rebuilt
 CONVERTER_VERSION = {"smollm2-135m-instruct": 1, "stories260k": 2}
@@ -166,6 +168,8 @@ def load_model(
     accept_both_cache_keywords(bridge)  # transformers 5.24+ passes the cache as `cache=`
     # transformer-lens reloads its own copy with add_bos_token=True; models trained without a
     # BOS (SmolLM2) must see the stock tokenizer, so the wrapper keeps ours.
+    from interp.models.model import Model  # here, not at the top: listing specs must not import transformer-lens
+
     model = Model(bridge=bridge, tokenizer=tokenizer, spec=spec, path=folder)
     check_cached_decoding(model)  # refuse, naming versions, rather than generate wrong text
     return model

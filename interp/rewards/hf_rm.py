@@ -15,7 +15,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.models.model import positions_from_mask
+from interp.models.positions import positions_from_mask
 from interp.rewards.base import batched_scores, join_text
 
 

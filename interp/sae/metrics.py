@@ -15,7 +15,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.interventions import ApplyFunction, intervene
-from interp.models.model import positions_from_mask
+from interp.models.positions import positions_from_mask
 from interp.sae.train import check_sae_for
 from interp.sites import Site, parse_site
 

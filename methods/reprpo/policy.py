@@ -18,7 +18,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from interp.logprobs import token_logprobs
-from interp.models.model import positions_from_mask
+from interp.models.positions import positions_from_mask
 from methods.reprpo.batches import PairBatch
 from methods.reprpo.reading import ResidReading, SideReading, pool
 from methods.reprpo.transforms import LayerTransforms

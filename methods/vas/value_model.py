@@ -187,7 +187,7 @@ class ValueModel(nn.Module):
     ) -> ValueOutput:
         """Values at every input position; position ids follow the mask (left padding) unless given."""
         from interp.models.cache_keyword import cache_keyword, returned_cache
-        from interp.models.model import positions_from_mask
+        from interp.models.positions import positions_from_mask
 
         if position_ids is None:
             position_ids = positions_from_mask(attention_mask)[:, -input_ids.shape[1]:]

@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from interp.runs import LOCK_FILE
 from interp.store import ActivationStore, collect
 
 JOB = Path(__file__).with_name("store_job.py")
@@ -95,8 +96,11 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tiny_llama, tmp_path):
         proc.wait()
     killed = json.loads(manifest.read_text())
     assert not killed["complete"] and 0 < killed["items_done"] < n_texts, "the kill did not land midway"
-    # every file that looks final reads back whole; temporary files are the only other thing allowed
+    # every file that looks final reads back whole; temporary files and the killed writer's lock (taken
+    # over by the next writer) are the only other things allowed
     for p in out.iterdir():
+        if p.name == LOCK_FILE:
+            continue
         if p.name.startswith("."):
             assert p.name.endswith(".tmp"), p.name
         elif p.suffix == ".safetensors":
@@ -109,7 +113,7 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tiny_llama, tmp_path):
 
     rerun = run_job(out, *args)
     assert rerun["resumed_from"] == killed["items_done"]
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # strays cleaned
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != LOCK_FILE]  # strays cleaned
     ref = collect(tiny_llama, make_texts(n_texts), SITES, tmp_path / "ref", batch_size=16, shard_rows=512,
                   progress=False).read_all()
     store = ActivationStore.open(out)
