@@ -19,10 +19,11 @@ from typing import Any, Sequence
 import torch
 
 from app.explorer.rundata import MissingArtifact, read_json
+from interp.sae.train import SAE_CONFIG, SAE_WEIGHTS
 
 EXPLAIN_COMMAND = "interp steer --re-control RUN --sae FOLDER --explain-out FILE --prompts FILE"
 SAE_COMMAND = "interp.sae.save_sae (an SAE at the RE-Control run's site, sae-lens format)"
-SAE_FILES = ("cfg.json", "sae_weights.safetensors")
+SAE_FILES = (SAE_CONFIG, SAE_WEIGHTS)  # named by interp.sae.train, which writes them
 MAX_WALK = 20_000  # directories looked at when searching the runs directory
 
 
@@ -52,12 +53,12 @@ def _walk(root: Path):
 
 def read_sae_info(folder: Path) -> SaeInfo:
     """An SAE folder's shape and site from its cfg.json (MissingArtifact when it is not one)."""
-    cfg = read_json(folder / "cfg.json", SAE_COMMAND, dict)
+    cfg = read_json(folder / SAE_CONFIG, SAE_COMMAND, dict)
     meta = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
     try:
         d_in, d_sae = int(cfg["d_in"]), int(cfg["d_sae"])
     except (KeyError, TypeError, ValueError) as e:
-        raise MissingArtifact(folder / "cfg.json", SAE_COMMAND, "names no d_in and d_sae: not a sae-lens SAE") from e
+        raise MissingArtifact(folder / SAE_CONFIG, SAE_COMMAND, "names no d_in and d_sae: not a sae-lens SAE") from e
     site = meta.get("interp_site") or meta.get("hook_name") or cfg.get("hook_name")
     return SaeInfo(folder, d_in, d_sae, str(site) if site else None, str(cfg.get("architecture", "?")))
 

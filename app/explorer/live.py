@@ -33,8 +33,9 @@ def _sae(folder: str, mtime: float, command: str):
 def sae(folder: Path, command: str):
     """The SAE saved in `folder` (reloaded when its weights change), or MissingArtifact."""
     from app.explorer.rundata import MissingArtifact
+    from interp.sae.train import SAE_WEIGHTS
 
-    weights = Path(folder) / "sae_weights.safetensors"
+    weights = Path(folder) / SAE_WEIGHTS
     try:
         mtime = weights.stat().st_mtime
     except OSError as e:
