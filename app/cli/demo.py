@@ -30,8 +30,8 @@ def register(sub) -> None:
     p.add_argument("--only", default=None, help="comma-separated subset of the pipelines with a demo config "
                    "(re_control,vas,reprpo,divergence and any other registered one)")
     p.add_argument("--force", action="store_true", help="redo finished steps instead of reusing them")
-    p.add_argument("--threads", type=count, default=None, help="torch threads (default: one per core that the load "
-                   "average leaves free, at least 1)")
+    p.add_argument("--threads", type=count, default=None, help="torch threads (default: one per core idle over a "
+                   "0.5 s look at /proc/stat, at least 1)")
     p.add_argument("--serve", action="store_true", help="then serve the explorer on the demo's runs")
     p.add_argument("--port", type=port, default=8501, help="explorer port with --serve (default 8501)")
     p.set_defaults(func=run)
@@ -154,23 +154,50 @@ def summary_rows(root: Path, status: dict[str, dict]) -> list:
     return rows
 
 
-def free_cores() -> int:
-    """torch's default thread count (one per core) less the cores other jobs keep busy (1-minute load), at least 1.
+def _proc_stat() -> str:
+    with open("/proc/stat") as f:
+        return f.read()
+
+
+def _cpu_times(text: str) -> dict[int, tuple[int, int]]:
+    """{cpu number: (idle, total)} jiffies from /proc/stat's per-core lines (idle counts iowait)."""
+    times = {}
+    for line in text.splitlines():
+        name, *fields = line.split() or [""]
+        if name.startswith("cpu") and name[3:].isdigit():
+            t = [int(x) for x in fields[:8]]  # user nice system idle iowait irq softirq steal (guest is in user)
+            times[int(name[3:])] = (t[3] + t[4], sum(t))
+    return times
+
+
+def free_cores(read=_proc_stat, sleep=time.sleep, interval: float = 0.5, allowed=None) -> int:
+    """Torch threads for the demo: the cores idle right now, round(idle fraction x cores), at least 1.
 
     torch's threads meet at a barrier in every operation, so a thread whose core another job also
     wants stalls the rest. Measured on 2 cores shared with other jobs: a demo GRPO step took 26 s
-    with 2 threads (load ~4) and 5 s with 1 (load ~1-2).
+    with 2 threads (load ~4) and 5 s with 1 (load ~1-2). Busy-ness is measured directly, two
+    /proc/stat readings `interval` s apart, over the cores this process may run on (`allowed`, default
+    its affinity): the 1-minute load average this replaced lags by minutes, so a demo started right
+    after another job ended got 1 thread on an idle 2-core machine. Where /proc/stat is unreadable
+    (macOS) it is os.cpu_count(). `read` and `sleep` are injectable for tests.
     """
     import os
 
-    import torch
-
-    cores = torch.get_num_threads()
     try:
-        busy = round(os.getloadavg()[0])
-    except OSError:  # no load average on this platform
-        busy = 0
-    return max(1, cores - busy)
+        before = _cpu_times(read())
+        sleep(interval)
+        after = _cpu_times(read())
+    except (OSError, ValueError, IndexError):
+        return max(1, os.cpu_count() or 1)
+    if allowed is None:
+        allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else after
+    cpus = [c for c in after if c in before and c in allowed] or [c for c in after if c in before]
+    if not cpus:
+        return max(1, os.cpu_count() or 1)
+    idle = sum(after[c][0] - before[c][0] for c in cpus)
+    total = sum(after[c][1] - before[c][1] for c in cpus)
+    fraction = idle / total if total > 0 else 1.0
+    return max(1, round(fraction * len(cpus)))
 
 
 @contextmanager

@@ -145,18 +145,49 @@ def test_compact_plan_is_the_default_models():
     assert make_plan("stories260k").profile == "tiny"
 
 
-def test_threads_leave_busy_cores_to_other_jobs(monkeypatch):
-    import os
+def _stat(*cores: tuple[int, int]) -> str:
+    """A /proc/stat text whose cpuN lines have these (busy, idle) jiffies (busy as user time)."""
+    total = [sum(c) for c in zip(*cores)]
+    lines = [f"cpu  {total[0]} 0 0 {total[1]} 0 0 0 0 0 0"]
+    lines += [f"cpu{i} {busy} 0 0 {idle} 0 0 0 0 0 0" for i, (busy, idle) in enumerate(cores)]
+    return "\n".join(lines + ["intr 1 0 0", "ctxt 5", ""])
 
-    import torch
+
+def _snapshots(*texts: str):
+    it = iter(texts)
+    return lambda: next(it)
+
+
+def test_threads_are_the_cores_idle_now():
+    """free_cores measures busy-ness over two /proc/stat readings (the load average it replaced lags by minutes)."""
+    from app.cli.demo import free_cores
+
+    def cores(first, second, allowed=(0, 1)):
+        return free_cores(read=_snapshots(first, second), sleep=lambda s: None, allowed=set(allowed))
+
+    start = _stat((1000, 5000), (2000, 4000))
+    # idle: 50 jiffies idle of 50 on both cores -> 2 threads
+    assert cores(start, _stat((1000, 5050), (2000, 4050))) == 2
+    # busy: both cores fully busy -> still 1 thread
+    assert cores(start, _stat((1050, 5000), (2050, 4000))) == 1
+    # one of two cores busy -> 1; 3 of 4 cores idle (a quarter busy) -> 3
+    assert cores(start, _stat((1050, 5000), (2000, 4050))) == 1
+    four = _stat((0, 0), (0, 0), (0, 0), (0, 0))
+    assert cores(four, _stat((10, 30), (10, 30), (10, 30), (10, 30)), allowed=range(4)) == 3
+    # only the cores this process may run on count
+    assert cores(four, _stat((40, 0), (40, 0), (0, 40), (0, 40)), allowed=(2, 3)) == 2
+
+
+def test_threads_without_proc_stat_are_the_cpu_count(monkeypatch):
+    import os
 
     from app.cli.demo import free_cores
 
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
-    assert free_cores() == 2
-    monkeypatch.setattr(os, "getloadavg", lambda: (3.7, 0.0, 0.0))
-    assert free_cores() == 1
+    def unreadable():
+        raise FileNotFoundError("/proc/stat")
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert free_cores(read=unreadable, sleep=lambda s: None) == 6
 
 
 def test_secrets_in_a_failing_pipeline_are_masked(tmp_path, monkeypatch):
