@@ -24,7 +24,9 @@ TRANSFORMS = ("none", "ortho", "hra", "ether")
 VARIANTS = ("ours", "reference")
 REFERENCE_METHODS = HIDDEN_METHODS + ("projbp",)
 SCHEDULES = ("constant", "linear", "cosine")
-EVAL_FIELDS = ("n_eval", "eval_max_length", "eval_batch_size")
+EVAL_FIELDS = ("n_eval", "eval_max_length", "eval_batch_size", "eval_splits")
+# what the eval step can measure (random_test only with a `random` set); the data module describes each
+EVAL_SPLITS = ("source_train", "source_test", "target_test", "random_test")
 
 # default hyper-parameters per method (a CLI flag or explicit field overrides them)
 METHOD_DEFAULTS: dict[str, dict[str, float]] = {
@@ -118,6 +120,8 @@ class ReprPOConfig:
     n_eval: int | None = field(default=750, metadata={"help": "pairs per evaluation split (0: skip evaluation)"})
     eval_max_length: int = field(default=512, metadata={"help": "evaluation never cuts responses; prompts lose their start"})
     eval_batch_size: int = 8
+    eval_splits: tuple[str, ...] = field(default=EVAL_SPLITS, metadata={
+        "help": "splits to evaluate, of " + ",".join(EVAL_SPLITS) + " (random_test needs --random)"})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -155,6 +159,11 @@ class ReprPOConfig:
             if given:
                 raise ValueError(f"{', '.join(given)} belong to the reference variant; add --variant reference")
         self.lora_targets = tuple(self.lora_targets)
+        self.eval_splits = tuple(self.eval_splits)
+        unknown = [s for s in self.eval_splits if s not in EVAL_SPLITS]
+        if unknown or not self.eval_splits:
+            raise ValueError(f"eval_splits {list(self.eval_splits)}: choose among {', '.join(EVAL_SPLITS)} "
+                             "(--n-eval 0 skips evaluation)")
         defaults = {**METHOD_DEFAULTS[self.method], "lr": LR_DEFAULT}
         if reference:
             defaults.update(REFERENCE_DEFAULTS[self.method])

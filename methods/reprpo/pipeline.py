@@ -16,18 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from interp.pipeline import Context, Pipeline, register, run
-from methods.reprpo.config import ReprPOConfig
+from methods.reprpo.config import EVAL_SPLITS, ReprPOConfig
 from methods.reprpo import demo
 from methods.reprpo.data import check_names, load_experiment, rendered
 
-EVAL_SPLITS = ("source_train", "source_test", "target_test", "random_test")
 SPLITS_FILE = "splits.json"  # eval/: per split results (the explorer's Preference page reads it)
 SUMMARY_KEYS = ("base_accuracy_mean", "adapter_accuracy_mean", "ratio_mean", "p_sign_test_mean", "base_accuracy_sum",
                 "adapter_accuracy_sum", "ratio_sum", "n_scored", "n_identical", "n_too_long")
 
 
 def eval_config(cfg: ReprPOConfig, n_eval: int | None, max_length: int, batch_size: int) -> dict[str, Any]:
-    return {"train": cfg.to_dict(), "n_eval": n_eval, "max_length": max_length, "batch_size": batch_size}
+    out = {"train": cfg.to_dict(), "n_eval": n_eval, "max_length": max_length, "batch_size": batch_size}
+    if cfg.eval_splits != EVAL_SPLITS:  # recorded only when narrowed, so earlier runs' eval steps still match
+        out["splits"] = list(cfg.eval_splits)
+    return out
 
 
 def default_run(cfg: ReprPOConfig) -> str:
@@ -61,7 +63,7 @@ def train(ctx: Context) -> dict[str, Any]:
 @PIPELINE.step(needs=("train",), when=lambda cfg: cfg.n_eval is None or cfg.n_eval > 0,
                settings=lambda ctx: eval_config(ctx.cfg, ctx.cfg.n_eval, ctx.cfg.eval_max_length, ctx.cfg.eval_batch_size))
 def eval(ctx: Context) -> dict[str, Any]:  # noqa: A001 - the step's name
-    """Base vs adapter preference accuracy on the four GENIES splits."""
+    """Base vs adapter preference accuracy on the GENIES splits (all four unless `eval_splits` narrows them)."""
     from interp.io import write_json
     from methods.reprpo.adapter import load_adapter, remove_lora
     from methods.reprpo.evaluate import evaluate
@@ -69,7 +71,7 @@ def eval(ctx: Context) -> dict[str, Any]:  # noqa: A001 - the step's name
     cfg: ReprPOConfig = ctx.cfg
     model = ctx.model()
     raw = load_experiment(cfg.source, cfg.target, cfg.random or None, cfg.n_train, cfg.n_eval)
-    splits = {k: rendered(model, raw[k], cfg.chat) for k in EVAL_SPLITS if k in raw}
+    splits = {k: rendered(model, raw[k], cfg.chat) for k in EVAL_SPLITS if k in raw and k in cfg.eval_splits}
     peft_model = load_adapter(model, ctx.path("train") / "adapter")
     try:
         results = evaluate(model, peft_model, splits, cfg.eval_max_length, cfg.eval_batch_size, ctx.progress)

@@ -22,3 +22,20 @@ def test_roundtrip_and_unknown_keys():
         ReprPOConfig.from_dict({**cfg.to_dict(), "colour": 1})
     with pytest.raises(ValueError, match="unknown method"):
         ReprPOConfig(method="ppo")
+
+
+def test_eval_splits_default_to_all_and_stay_out_of_the_adapter_settings():
+    from methods.reprpo.config import EVAL_SPLITS
+    from methods.reprpo.pipeline import eval_config
+
+    cfg = ReprPOConfig()
+    assert cfg.eval_splits == EVAL_SPLITS == ("source_train", "source_test", "target_test", "random_test")
+    narrowed = ReprPOConfig(eval_splits=["target_test"])
+    assert narrowed.eval_splits == ("target_test",)
+    assert "eval_splits" not in cfg.to_dict() and narrowed.to_dict() == cfg.to_dict()  # the same adapter
+    assert "splits" not in eval_config(cfg, 750, 512, 8)  # earlier runs' recorded eval settings still match
+    assert eval_config(narrowed, 750, 512, 8)["splits"] == ["target_test"]
+    with pytest.raises(ValueError, match="choose among source_train"):
+        ReprPOConfig(eval_splits=("test",))
+    with pytest.raises(ValueError, match="n-eval 0"):
+        ReprPOConfig(eval_splits=())
