@@ -1,28 +1,33 @@
 """The composition measurement on SmolLM2 (issue 21): each control alone and all together, on fresh HH prompts.
 
-    python -m app.evaluate_controls prepare  --runs runs/controls   # RE-Control value function, VAS value model,
-                                                                    # steering vector, SAE at the control site
-    python -m app.evaluate_controls choose   --runs runs/controls   # settings, on validation prompts only
-    python -m app.evaluate_controls evaluate --runs runs/controls   # once, on the test prompts
-    python -m app.evaluate_controls write    --runs runs/controls --out results/controls-smollm2.json
+    python -m app.evaluate_controls prepare-re-control   # the value function (collect, label, train-value)
+    python -m app.evaluate_controls prepare-vas          # VAS rollouts and value model
+    python -m app.evaluate_controls prepare-vector       # the static edit as a steering vector file
+    python -m app.evaluate_controls prepare-sae          # a TopK SAE at the control site
+    python -m app.evaluate_controls choose               # settings, on validation prompts only
+    python -m app.evaluate_controls evaluate             # once, on the test prompts
+    python -m app.evaluate_controls explain              # the controller in SAE features (the explorer's page)
+    python -m app.evaluate_controls write                # the result file and the README's tables
+(each with --runs DIR, default runs/controls; finished parts are reused, so a re-run resumes).
 
 Everything is pre-registered here, before any test prompt is generated:
 - prompts: the pre-registered RE-Control evaluation's (methods/re_control/results/re-control-prereg.json):
-  its 96 validation prompts choose, its 300 fresh HH harmless test prompts (never used by earlier runs) measure;
+  its 96 validation prompts choose, the first 64 of its 300 fresh HH harmless test prompts (used by no run
+  but that evaluation's own test) measure (all 300 for seven methods would not fit a session on 2 CPU cores);
 - the judge is that evaluation's response-only Bradley-Terry model (rm:runs/rm-response-prereg);
 - RE-Control: that evaluation's configuration and its validation-chosen control (1.0 x 30 on the standardised
   state), its value function retrained on this machine from the same greedy trajectories;
 - the steering vector: that evaluation's static edit (chosen minus rejected response states of 200 training
   pairs at the same site) at its validation-chosen scale;
-- VAS: a 6-block SmolLM2 value model trained by TD(lambda) on 384 sampled responses to other training prompts,
-  beta chosen on validation: the largest gain with diversity within 5% and coherence within 10% of base
-  (the same rule as RE-Control's);
+- VAS: a 6-block SmolLM2 value model trained by TD(lambda) (one epoch) on 384 sampled responses to other
+  training prompts, at beta 8, fixed in advance (the choice rule below, RE-Control's: the largest validation gain
+  with diversity within 5% and coherence within 10% of base, runs over VAS_BETAS, here one value);
 - the combination: every control at its own chosen setting, not tuned further;
 - sparse control: SAE-feature ascent on m = 8 and 32 features, its step size chosen on validation so that the
-  mean ||u|| matches dense control's there (probed on 32 validation prompts x 16 tokens, ||u|| taken as linear in
-  the step size, then checked on all 96).
+  mean ||u|| matches dense control's (probed on 32 validation prompts x 16 tokens, ||u|| taken as linear in
+  the step size; the test rows report the ||u|| each reached).
 Rewards, diversity and coherence are those of RE-Control's evaluation; each row has a paired 95% bootstrap
-interval against base and against the best single control (best by its test reward).
+interval against base and against the best single control (best by its test reward); sparse rows against dense.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ PREREG = Path("methods/re_control/results/re-control-prereg.json")
 RE_CONTROL_CONFIG = Path("methods/re_control/configs/smollm2-hh-prereg.json")
 JUDGE = "runs/rm-response-prereg"
 VAS_PROMPTS = (400, 784)  # RE-Control's value function learns from training prompts 0..399; VAS from the next 384
+N_TEST = 64  # the first 64 of the 300 fresh test prompts: seven methods (two with VAS, ~4x base) x 300 prompts do not fit a session on 2 CPU cores
 
 
 def _prereg() -> dict[str, Any]:
@@ -87,7 +93,7 @@ def vas_config(runs: Path, judge: str = JUDGE):
         model=model, prompts=str(vas_prompt_file(runs)), n_train_prompts=None, reward=f"rm:{judge}", max_new_tokens=48,
         chat=False, batch_size=16,
         value=ValueConfig(backbone=model, adapter="lora", head="linear", n_layers=6),
-        train=TrainConfig(epochs=4, batch_size=16, lr=1e-3, val_fraction=0.1, seed=0),
+        train=TrainConfig(epochs=1, batch_size=16, lr=1e-3, val_fraction=0.1, seed=0),  # an epoch of 384 HH rollouts takes ~10 min here
     )
 
 
@@ -132,7 +138,7 @@ def prepare_vector(runs: Path) -> dict[str, Any]:
     return info
 
 
-def prepare_sae(runs: Path, n_texts: int = 400, first: int = 784, expansion: float = 4.0, k: int = 32,
+def prepare_sae(runs: Path, n_texts: int = 120, first: int = 784, expansion: float = 4.0, k: int = 32,
                 training_tokens: int = 600_000, n_held_out: int = 5000) -> dict[str, Any]:
     """A TopK SAE (sae-lens) at RE-Control's site, trained on the site's states over HH training conversations
     (rendered prompt + chosen response, ones no other part of this measurement uses) and over the trajectories
@@ -159,7 +165,7 @@ def prepare_sae(runs: Path, n_texts: int = 400, first: int = 784, expansion: flo
     task = load_task(cfg.dataset, cfg.source_split, cfg.fractions, cfg.split_seed)
     examples = task.part("train", first + n_texts)[first:]
     texts = [p + _strip(e.chosen, cfg, model) for p, e in zip(render_prompts(model, examples, cfg.chat), examples)]
-    store = collect(model, texts, [site], runs / "sae-acts", batch_size=16, max_length=384, progress=True)
+    store = collect(model, texts, [site], runs / "sae-acts", batch_size=16, max_length=256, progress=True)
     data = store.read_all(columns=["position"], sites=[site.key])
     texts_rows = data[site.key][data["position"] >= 1].float()  # position 0 (the first token) is no text
     states, lengths, _rows, _key = load_trajectories(runs / "re-control" / "collect")
@@ -225,6 +231,7 @@ class Bench:
         self.reward = get_reward(cfg.reward)
         common = dict(model=self.model, reward=self.reward, max_new_tokens=cfg.max_new_tokens,
                       batch_size=cfg.batch_size, max_prompt_tokens=cfg.max_prompt_tokens)
+        test = test[:N_TEST]
         self.ev = {"test": Evaluator(prompts=render_prompts(self.model, test, cfg.chat), raw_prompts=raw_prompts(test), **common),
                    "validation": Evaluator(prompts=render_prompts(self.model, val, cfg.chat), raw_prompts=raw_prompts(val),
                                            **common),
@@ -292,7 +299,7 @@ def _vas_spec(runs: Path, beta: float):
     return VASSpec(str(runs / "vas" / "train"), beta)
 
 
-VAS_BETAS = (2.0, 8.0, 32.0)
+VAS_BETAS = (8.0,)  # one beta: three validation runs of VAS (~6 min each here) did not fit the session
 SPARSE_M = (8, 32)
 
 
@@ -319,20 +326,17 @@ def choose(runs: Path, bench: "Bench | None" = None) -> dict[str, Any]:
                        "reward_gain_high": iv.high})
     best, _ok, reason = choose_within_limits(base_q, points, "reward_gain", cfg.max_diversity_drop,
                                              cfg.max_coherence_drop, strength=lambda p: p["beta"])
-    dense = b.outputs("validation", "re-control", re_control=_re_control_spec(runs))
     sae = load_sae(runs / "sae")
     dense_probe = b.outputs("probe", "re-control", re_control=_re_control_spec(runs))
     sparse = {}
-    for m in SPARSE_M:  # ||u|| grows with the step size; one probe at dense's step, then the matching step, checked
+    for m in SPARSE_M:  # ||u|| grows with the step size: one probe at dense's step gives the matching step
         spec = _re_control_spec(runs)
         probe = b.outputs("probe", f"sparse{m}", re_control=spec, sparse=(sae, m))
         step = spec.step_size * dense_probe.info["mean_norm_u"] / probe.info["mean_norm_u"]
-        matched = b.outputs("validation", f"sparse{m}", re_control=type(spec)(spec.run, spec.n_steps, step), sparse=(sae, m))
         sparse[str(m)] = {"step_size": step, "probe_step_size": spec.step_size, "probe_mean_norm_u": probe.info["mean_norm_u"],
-                          "probe_dense_mean_norm_u": dense_probe.info["mean_norm_u"],
-                          "mean_norm_u": matched.info["mean_norm_u"], **b.quality("validation", matched)}
+                          "probe_dense_mean_norm_u": dense_probe.info["mean_norm_u"]}
     choices = {"validation_base": base_q, "vas": {"beta": best["beta"], "reason": reason, "points": points},
-               "dense": {"mean_norm_u": dense.info["mean_norm_u"], **b.quality("validation", dense)},
+               "dense_probe": {"mean_norm_u": dense_probe.info["mean_norm_u"]},
                "sparse": sparse, "n_validation": len(base.texts)}
     write_json(file, choices)
     return choices
@@ -360,14 +364,15 @@ def evaluate(runs: Path) -> list[dict[str, Any]]:
     coh_base = b.coherence("test", base)
     div_base = diversity(base.texts)
 
-    def row(label: str, out, kind: str, **extra: Any) -> dict[str, Any]:
+    def row(label: str, out, kind: str, against: str = "best_single", **extra: Any) -> dict[str, Any]:
         r = {"label": label, "kind": kind, "n": len(out.texts), "reward": float(out.rewards.mean()),
              "diversity": diversity(out.texts), "coherence": float(b.coherence("test", out).mean()),
              "seconds_per_prompt": out.seconds / len(out.texts), **extra}
         r["diversity_change"] = r["diversity"] / div_base - 1
         r["coherence_change"] = r["coherence"] / float(coh_base.mean()) - 1
         if out is not base:
-            for ref_name, ref in (("base", base), ("best_single", singles[best_single])):
+            refs = {"best_single": singles[best_single], "dense": singles["RE-Control"]}
+            for ref_name, ref in (("base", base), (against, refs[against])):
                 if ref is out:
                     continue
                 d = paired_bootstrap_diff(out.rewards, ref.rewards, n_boot=cfg.n_boot, seed=cfg.eval_seed)
@@ -385,12 +390,12 @@ def evaluate(runs: Path) -> list[dict[str, Any]]:
     table += [row(k, v, "composition", best_single=k == best_single) for k, v in singles.items()]
     table.append(row("all three together", combined, "composition"))
     table.append(row("dense RE-Control", singles["RE-Control"], "sparse"))
-    table += [row(f"sparse, m = {m}", out, "sparse", step_size=ch["sparse"][str(m)]["step_size"]) for m, out in sparse.items()]
+    table += [row(f"sparse, m = {m}", out, "sparse", against="dense", step_size=ch["sparse"][str(m)]["step_size"]) for m, out in sparse.items()]
     write_json(runs / "table.json", {"table": table, "best_single": best_single, "choices": ch})
     return table
 
 
-def explain(runs: Path, n_prompts: int = 32) -> dict[str, Any]:
+def explain(runs: Path, n_prompts: int = 16) -> dict[str, Any]:
     """`interp steer --sae --explain-out` on the first validation prompts: the file the explorer's "What the
     controller does" page reads (features turned up and down, their top contexts and logit effects)."""
     from app.cli import main as cli
@@ -423,12 +428,36 @@ def write(runs: Path, out: Path) -> Path:
                   "vas_beta": t["choices"]["vas"]["beta"],
                   "vector": {**json.loads((runs / "static-vector.json").read_text()), "file": "static-vector"},
                   "sae": json.loads((runs / "sae.json").read_text())}}
-    data = {"test_ids": _prereg()["data"]["test_ids"], "validation_ids": _prereg()["data"]["validation_ids"],
+    data = {"test_ids": _prereg()["data"]["test_ids"][:N_TEST], "validation_ids": _prereg()["data"]["validation_ids"],
             "prompts_from": str(PREREG)}
     notes = {"best_single": t["best_single"], "choices": t["choices"],
              "value_function": json.loads((runs / "re-control" / "train-value" / "metrics.json").read_text()),
              "vas_value_model": json.loads((runs / "vas" / "train" / "metrics.json").read_text())}
     return write_result(out, result_record("controls", runs, config, data, t["table"], notes))
+
+
+def markdown(table: list[dict[str, Any]]) -> str:
+    """The README's two tables (composition, sparse against dense) from a result file's rows."""
+    def iv(r: dict[str, Any], key: str) -> str:
+        return f"{r[key]:+.3f} [{r[key + '_low']:+.3f}, {r[key + '_high']:+.3f}]" if key in r else "-"
+
+    out = []
+    head = ("| control | reward | minus base [paired 95% CI] | minus best single [paired 95% CI] | diversity (vs base) "
+            "| coherence (vs base) | coherence minus base [paired 95% CI] | s/prompt (x base) |")
+    sparse_head = (head.replace("| control |", "| RE-Control in |").replace("minus best single", "minus dense")
+                   .replace("| s/prompt (x base) |", "| mean ‖u‖ | s/prompt (x base) |"))
+    for kind, header, ref in (("composition", head, "minus_best_single"), ("sparse", sparse_head, "minus_dense")):
+        out += [header, "|" + "---|" * (header.count("|") - 1)]
+        for r in (r for r in table if r["kind"] == kind):
+            cells = [r["label"], f"{r['reward']:+.3f}", iv(r, "minus_base"), iv(r, ref),
+                     f"{r['diversity']:.3f} ({r['diversity_change']:+.1%})", f"{r['coherence']:.3f} ({r['coherence_change']:+.1%})",
+                     iv(r, "coherence_minus_base")]
+            if kind == "sparse":
+                cells.append(f"{r['mean_norm_u']:.2f}")
+            cells.append(f"{r['seconds_per_prompt']:.2f}" + (f" ({r['seconds_over_base']:.2f}x)" if "seconds_over_base" in r else ""))
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
 def _plain(obj: Any) -> Any:
@@ -450,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
              "prepare-sae": prepare_sae, "choose": choose, "evaluate": evaluate, "explain": explain}
     if a.command == "write":
         print(write(runs, Path(a.out)))
+        print(markdown(json.loads(Path(a.out).read_text())["table"]))
     else:
         print(json.dumps(steps[a.command](runs), default=str)[:3000])
     return 0
