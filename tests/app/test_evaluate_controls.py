@@ -34,3 +34,25 @@ def test_training_data_do_not_overlap(cfg):
     sae_first = inspect.signature(ec.prepare_sae).parameters["first"].default
     assert cfg.n_train <= ec.VAS_PROMPTS[0] < ec.VAS_PROMPTS[1] <= sae_first
     assert cfg.n_static_pairs <= cfg.n_train  # the steering vector's pairs are among RE-Control's training prompts
+
+
+RESULT = Path(__file__).resolve().parents[2] / "methods" / "re_control" / "results" / "controls-smollm2.json"
+
+
+def _block(text: str, name: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    assert start in text and end in text, f"README lacks the {name} block"
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def test_readme_tables_are_the_result_files():
+    """The main README's composition table and RE-Control's two tables are the committed result file's rows,
+    as `python -m app.evaluate_controls write` prints them (a changed number fails)."""
+    from interp.results import read_result
+
+    tables = ec.markdown(read_result(RESULT)["table"]).strip().split("\n\n")
+    root = RESULT.parents[3]
+    assert _block((root / "README.md").read_text(), "controls-table") == tables[0]
+    method_readme = (root / "methods" / "re_control" / "README.md").read_text()
+    assert _block(method_readme, "controls-table") == tables[0]
+    assert _block(method_readme, "sparse-table") == tables[1]
