@@ -210,11 +210,11 @@ def disk_error(path: str | os.PathLike, detail: str) -> OSError:
 
 
 class WeightsRefused(ValueError):
-    """A weights file is not in a format this project loads (safetensors, or torch.load with weights_only)."""
+    """A weights file is not in a format this project loads (safetensors, or torch.load(weights_only=True))."""
 
 
 def load_tensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, torch.Tensor]:
-    """Load a safetensors file: the only weight format this project reads besides weights_only torch.load."""
+    """Load a safetensors file: the only weight format this project reads besides torch.load(weights_only=True)."""
     from safetensors import SafetensorError
 
     try:
@@ -246,7 +246,7 @@ def load_torch(path: str | os.PathLike, map_location: str = "cpu") -> Any:
         reason = str(e).split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if str(e) else ""
         raise WeightsRefused(
             f"refused to load {path}: it holds pickled objects other than tensors ({reason or 'unsupported content'}), "
-            "and unpickling them could run arbitrary code. interp reads only weights_only torch.load files and "
+            "and unpickling them could run arbitrary code. interp reads only torch.load(weights_only=True) files and "
             "safetensors; re-create the file with the step that writes it"
         ) from None
 
@@ -267,7 +267,7 @@ def _not_safetensors(path: str | os.PathLike, error: Exception) -> str:
     else:
         what = "it is damaged or in another format"
     return (f"{path} is not a valid safetensors file ({error}): {what}. interp loads weights only from safetensors "
-            "(or weights_only torch.load); re-create the file with the step that writes it, or convert it to "
+            "(or torch.load(weights_only=True)); re-create the file with the step that writes it, or convert it to "
             "safetensors from a source you trust")
 
 

@@ -181,7 +181,7 @@ def _has_safetensors(folder: Path) -> bool:
 
 def hf_from_pretrained(auto_class, folder: Path, **kwargs):
     """`auto_class.from_pretrained` reading safetensors, else pytorch_model.bin through transformers'
-    weights_only torch.load; a pickle holding anything but tensors is refused with a clear error."""
+    torch.load(weights_only=True); a pickle holding anything but tensors is refused with a clear error."""
     import pickle
 
     from safetensors import SafetensorError
@@ -198,5 +198,5 @@ def hf_from_pretrained(auto_class, folder: Path, **kwargs):
         raise WeightsRefused(
             f"refused to load the weights in {folder}: they are a pickle (.bin/.pt) holding objects other than "
             "tensors, and unpickling them could run arbitrary code. interp reads model weights only from "
-            "safetensors or weights_only torch.load; get a safetensors copy of this model from a source you trust"
+            "safetensors or torch.load(weights_only=True); get a safetensors copy of this model from a source you trust"
         ) from None

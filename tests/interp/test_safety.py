@@ -1,4 +1,4 @@
-"""Safety: weights load only through safetensors or weights_only torch.load; custom code needs the
+"""Safety: weights load only through safetensors or torch.load(weights_only=True); custom code needs the
 user's flag; run names stay inside the runs directory; the explorer binds 127.0.0.1; no secret is
 logged or written into a run directory.
 
@@ -181,7 +181,7 @@ LOADERS = {
     "training checkpoint": (_checkpoint, WeightsRefused, "not a valid safetensors file"),
     "ReprPO adapter": (_reprpo_adapter, WeightsRefused, "not a valid safetensors file"),
     "Bradley-Terry reward head": (_bradley_terry, WeightsRefused, "not a valid safetensors file"),
-    "torch.load of an optimizer state": (_pickled_torch_file, WeightsRefused, "could run arbitrary code"),
+    "a pickled optimizer state": (_pickled_torch_file, WeightsRefused, "could run arbitrary code"),
     "pickle named .safetensors": (_safetensors_name, WeightsRefused, "looks like a pickle"),
     "RLHF LoRA checkpoint (adapter_model.bin)": (_peft_adapter_bin, pickle.UnpicklingError, "weights_only"),
 }
