@@ -258,13 +258,11 @@ class Bench:
         try:
             if sparse is not None:
                 controls.use_sparse(*sparse)
-            gen = ev._gen(interventions=controls.interventions, processors=controls.processors)
+            out = ev.controlled(name, controls.interventions, controls.processors, controls=controls.names)
         finally:
             controls.close()
-        info: dict[str, Any] = {"controls": controls.names}
         if controls.controller is not None and controls.controller.norms:
-            info["mean_norm_u"] = sum(controls.controller.norms) / len(controls.controller.norms)
-        out = ev._outputs(name, gen, **info)
+            out.info["mean_norm_u"] = sum(controls.controller.norms) / len(controls.controller.norms)
         write_json(file, out.to_dict())
         return out
 

@@ -99,8 +99,12 @@ class Evaluator:
     def prompting(self, instructed: Sequence[str], instruction: str) -> Outputs:
         return self._outputs("prompting", self._gen(instructed), instruction=instruction)
 
+    def controlled(self, method: str, interventions: Sequence[Any] = (), processors: Sequence[Any] = (), **info: Any) -> Outputs:
+        """Greedy answers under any interventions and logits processors (composed controls), scored."""
+        return self._outputs(method, self._gen(interventions=list(interventions), processors=list(processors)), **info)
+
     def static(self, edit: StaticEdit, scale: float) -> Outputs:
-        return self._outputs("static editing", self._gen(interventions=[edit.intervention(scale)]), scale=scale)
+        return self.controlled("static editing", [edit.intervention(scale)], scale=scale)
 
     def sample(self, seed: int) -> Outputs:
         """One sampled response per prompt (temperature 1, `seed`), scored; seconds include the scoring,
