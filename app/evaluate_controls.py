@@ -108,7 +108,6 @@ def prepare_vas(runs: Path, judge: str = JUDGE) -> dict[str, Any]:
 def prepare_vector(runs: Path) -> dict[str, Any]:
     """The pre-registered evaluation's static edit as a steering vector file: the unit direction of chosen minus
     rejected response states (200 training pairs) times the mean state norm, so the file's scale is the edit's."""
-    import torch
 
     from interp import load_model
     from interp.io import write_json
@@ -116,7 +115,7 @@ def prepare_vector(runs: Path) -> dict[str, Any]:
     from methods.re_control.baselines import pair_vector
     from methods.re_control.data import load_task, render_prompts
     from methods.re_control.pipeline import _strip
-    from methods.re_control.collect import load_trajectories
+    from methods.re_control.collect import load_trajectories, real_states
 
     path = runs / "static-vector.safetensors"
     info_file = runs / "static-vector.json"
@@ -126,7 +125,7 @@ def prepare_vector(runs: Path) -> dict[str, Any]:
     model = load_model(cfg.model)
     task = load_task(cfg.dataset, cfg.source_split, cfg.fractions, cfg.split_seed)
     states, lengths, _rows, site_key = load_trajectories(runs / "re-control" / "collect")
-    state_norm = float(states[torch.arange(states.shape[1])[None, :] < lengths[:, None]].norm(dim=-1).mean())
+    state_norm = float(real_states(states, lengths).norm(dim=-1).mean())
     pairs = task.part("train", cfg.n_static_pairs)
     vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [_strip(e.chosen, cfg, model) for e in pairs],
                       [_strip(e.rejected, cfg, model) for e in pairs], site_key, cfg.batch_size, progress=True)
@@ -152,7 +151,7 @@ def prepare_sae(runs: Path, n_texts: int = 120, first: int = 784, expansion: flo
     from interp.sae.train import SAETrainConfig, load_sae, save_sae, train_sae
     from interp.sites import parse_site
     from interp.store import collect
-    from methods.re_control.collect import load_trajectories
+    from methods.re_control.collect import load_trajectories, real_states
     from methods.re_control.data import load_task, render_prompts
     from methods.re_control.pipeline import _strip
 
@@ -169,7 +168,7 @@ def prepare_sae(runs: Path, n_texts: int = 120, first: int = 784, expansion: flo
     data = store.read_all(columns=["position"], sites=[site.key])
     texts_rows = data[site.key][data["position"] >= 1].float()  # position 0 (the first token) is no text
     states, lengths, _rows, _key = load_trajectories(runs / "re-control" / "collect")
-    traj_rows = states[torch.arange(states.shape[1])[None, :] < lengths[:, None]].float()
+    traj_rows = real_states(states, lengths).float()
     rows = torch.cat([texts_rows, traj_rows])
     rows = rows[torch.randperm(rows.shape[0], generator=torch.Generator().manual_seed(0))]
     train_rows, held_out = rows[:-n_held_out], rows[-n_held_out:]

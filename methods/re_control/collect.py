@@ -126,6 +126,11 @@ def collect_trajectories(
     }
 
 
+def real_states(states: Float[Tensor, "n pos d"], lengths: Int[Tensor, "n"]) -> Float[Tensor, "rows d"]:
+    """The states of `load_trajectories` without their padding: each trajectory's first `length` states."""
+    return states[torch.arange(states.shape[1])[None, :] < lengths[:, None]]
+
+
 def _assemble(parts: Path, n: int) -> list[dict]:
     by_id: dict[int, dict] = {}
     for f in sorted(parts.glob("*.jsonl")):

@@ -24,7 +24,7 @@ from interp.io import read_json, read_jsonl, write_json, write_jsonl
 from interp.pipeline import Context, Pipeline, register, run
 from methods.re_control import demo
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
-from methods.re_control.collect import collect_trajectories, load_trajectories
+from methods.re_control.collect import collect_trajectories, load_trajectories, real_states
 from methods.re_control.config import REControlConfig, step_config
 from methods.re_control.control import ControlConfig
 from methods.re_control.data import evaluation_split, load_task, raw_prompts, render_prompts
@@ -362,7 +362,7 @@ def choose_control(curve: dict[str, Any], max_diversity_drop: float = 0.10,
 def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress, embed):
     """The static vector (pairs when the data set has them, else reward quartiles) and its tuned scale."""
     states, lengths, _rows, site_key = load_trajectories(Path(run_dir) / "collect")
-    state_norm = float(states[torch.arange(states.shape[1])[None, :] < lengths[:, None]].norm(dim=-1).mean())
+    state_norm = float(real_states(states, lengths).norm(dim=-1).mean())
     if task.has_pairs:
         pairs = task.part("train", min(cfg.n_static_pairs, len(task.train)))
         vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [_strip(e.chosen, cfg, model) for e in pairs],
