@@ -113,8 +113,7 @@ def prepare_vector(runs: Path) -> dict[str, Any]:
     from interp.io import write_json
     from interp.steering import save_vector
     from methods.re_control.baselines import pair_vector
-    from methods.re_control.data import load_task, render_prompts
-    from methods.re_control.pipeline import _strip
+    from methods.re_control.data import load_task, render_prompts, response_text
     from methods.re_control.collect import load_trajectories, real_states
 
     path = runs / "static-vector.safetensors"
@@ -127,8 +126,8 @@ def prepare_vector(runs: Path) -> dict[str, Any]:
     states, lengths, _rows, site_key = load_trajectories(runs / "re-control" / "collect")
     state_norm = float(real_states(states, lengths).norm(dim=-1).mean())
     pairs = task.part("train", cfg.n_static_pairs)
-    vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [_strip(e.chosen, cfg, model) for e in pairs],
-                      [_strip(e.rejected, cfg, model) for e in pairs], site_key, cfg.batch_size, progress=True)
+    vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [response_text(model, e.chosen, cfg.chat) for e in pairs],
+                      [response_text(model, e.rejected, cfg.chat) for e in pairs], site_key, cfg.batch_size, progress=True)
     save_vector(path, vec / vec.norm() * state_norm, site_key, model)
     info = {"site": site_key, "state_norm": state_norm, "raw_norm": float(vec.norm()),
             "source": f"chosen minus rejected response states, {len(pairs)} training pairs",
@@ -152,8 +151,7 @@ def prepare_sae(runs: Path, n_texts: int = 120, first: int = 784, expansion: flo
     from interp.sites import parse_site
     from interp.store import collect
     from methods.re_control.collect import load_trajectories, real_states
-    from methods.re_control.data import load_task, render_prompts
-    from methods.re_control.pipeline import _strip
+    from methods.re_control.data import load_task, render_prompts, response_text
 
     folder = runs / "sae"
     if (runs / "sae.json").exists() and folder.exists():
@@ -163,7 +161,7 @@ def prepare_sae(runs: Path, n_texts: int = 120, first: int = 784, expansion: flo
     site = parse_site(cfg.site)
     task = load_task(cfg.dataset, cfg.source_split, cfg.fractions, cfg.split_seed)
     examples = task.part("train", first + n_texts)[first:]
-    texts = [p + _strip(e.chosen, cfg, model) for p, e in zip(render_prompts(model, examples, cfg.chat), examples)]
+    texts = [p + response_text(model, e.chosen, cfg.chat) for p, e in zip(render_prompts(model, examples, cfg.chat), examples)]
     store = collect(model, texts, [site], runs / "sae-acts", batch_size=16, max_length=256, progress=True)
     data = store.read_all(columns=["position"], sites=[site.key])
     texts_rows = data[site.key][data["position"] >= 1].float()  # position 0 (the first token) is no text
@@ -306,7 +304,7 @@ def choose(runs: Path, bench: "Bench | None" = None) -> dict[str, Any]:
     from interp.io import write_json
     from interp.sae.train import load_sae
     from interp.metrics import paired_bootstrap_diff
-    from methods.re_control.pipeline import choose_within_limits
+    from interp.metrics.selection import choose_within_limits
 
     file = runs / "choices.json"
     if file.exists():
@@ -419,7 +417,7 @@ def write(runs: Path, out: Path) -> Path:
 
     t = json.loads((runs / "table.json").read_text())
     config = {"re-control": re_control_config(runs).to_dict(),
-              "vas": _plain(vas_config(runs)), "controls": {
+              "vas": vas_config(runs).to_dict(), "controls": {
                   "re_control": {"n_steps": _re_control_spec(runs).n_steps, "step_size": _re_control_spec(runs).step_size,
                                  "value": "re-control/train-value (retrained here from the pre-registered configuration)"},
                   "vas_beta": t["choices"]["vas"]["beta"],
@@ -455,12 +453,6 @@ def markdown(table: list[dict[str, Any]]) -> str:
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
-
-
-def _plain(obj: Any) -> Any:
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(obj) if is_dataclass(obj) else obj
 
 
 def main(argv: list[str] | None = None) -> int:

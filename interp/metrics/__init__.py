@@ -3,6 +3,7 @@ from interp.metrics.bootstrap import Interval, bootstrap_mean, paired_bootstrap_
 from interp.metrics.coherence import coherence, coherence_scores, cosine_rows
 from interp.metrics.diversity import diversity, diversity_one, ngrams, rep_n
 from interp.metrics.judge import ApiJudge, judge_from_env, parse_verdict
+from interp.metrics.selection import choose_within_limits
 from interp.metrics.preference import PreferenceAccuracy, accuracy_from_logprobs, accuracy_from_scores, preference_accuracy
 from interp.metrics.win_rate import WinRate, outcomes_from_scores, win_rate, win_rate_from_outcomes
 
@@ -13,4 +14,5 @@ __all__ = [
     "bootstrap_mean", "paired_bootstrap_diff", "Interval",
     "preference_accuracy", "accuracy_from_logprobs", "accuracy_from_scores", "PreferenceAccuracy",
     "ApiJudge", "judge_from_env", "parse_verdict",
+    "choose_within_limits",
 ]

@@ -96,14 +96,25 @@ def render_prompts(model: "Model", examples: Sequence[Example], chat: bool | Non
     """The prompt texts the model generates from: chat template (with `instruction` as the system
     message) when used, else the raw text (with `instruction` and a blank line in front)."""
     out = []
+    use_chat = uses_chat(model, chat)
     for ex in examples:
-        use_chat = bool(getattr(model.tokenizer, "chat_template", None)) if chat is None else chat
         if use_chat:
             out.append(render(model, ex.prompt, chat=True, system=instruction))
         else:
             text = render(model, ex.prompt, chat=False)
             out.append(f"{instruction}\n\n{text}" if instruction else text)
     return out
+
+
+def uses_chat(model: "Model", chat: bool | None) -> bool:
+    """`chat` as given, or (None) whether the model's tokenizer has a chat template."""
+    return bool(getattr(model.tokenizer, "chat_template", None)) if chat is None else chat
+
+
+def response_text(model: "Model", text: str | None, chat: bool | None) -> str:
+    """A data set's response as it follows a prompt from `render_prompts`: a chat template ends the prompt
+    with the assistant header, so there the response loses its leading whitespace; raw text keeps it."""
+    return (text or "").lstrip() if uses_chat(model, chat) else (text or "")
 
 
 def raw_prompts(examples: Sequence[Example]) -> list[str]:

@@ -21,13 +21,14 @@ import torch
 from interp import distributed, faults
 from interp.checkpoint import Checkpoints
 from interp.io import read_json, read_jsonl, write_json, write_jsonl
+from interp.metrics.selection import choose_within_limits
 from interp.pipeline import Context, Pipeline, register, run
 from methods.re_control import demo
 from methods.re_control.baselines import make_static_edit, pair_vector, reward_contrast_vector
 from methods.re_control.collect import collect_trajectories, load_trajectories, real_states
 from methods.re_control.config import REControlConfig, step_config
 from methods.re_control.control import ControlConfig
-from methods.re_control.data import evaluation_split, load_task, raw_prompts, render_prompts
+from methods.re_control.data import evaluation_split, load_task, raw_prompts, render_prompts, response_text
 from methods.re_control.evaluate import (CachedEmbed, Evaluator, Outputs, best_of_samples, control_vs_base, quality,
                                         summarize, tradeoff_curve)
 from methods.re_control.train import TrainConfig, group_centred, train_value
@@ -322,28 +323,6 @@ def test_limits(base: dict[str, Any], control: dict[str, Any], max_diversity_dro
     return out
 
 
-def choose_within_limits(base: dict[str, float], points: list[dict[str, Any]], gain: str,
-                         max_diversity_drop: float = 0.10, max_coherence_drop: float = 0.15,
-                         strength=lambda p: 0.0) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """The point with the largest `gain` among those whose diversity and coherence stay within the allowed
-    relative drops of base (ties: the smaller `strength`); when none does, the one with the smallest total
-    drop. Returns (chosen, feasible points, reason). One rule for RE-Control's setting and static editing's
-    scale, so that both are held to the same limits."""
-    def drops(p):
-        return ((base["diversity"] - p["diversity"]) / max(abs(base["diversity"]), 1e-12),
-                (base["coherence"] - p["coherence"]) / max(abs(base["coherence"]), 1e-12))
-
-    ok = [p for p in points if drops(p)[0] <= max_diversity_drop and drops(p)[1] <= max_coherence_drop]
-    if ok:
-        best = max(ok, key=lambda p: (p[gain], -strength(p)))
-        reason = (f"largest validation reward gain {best[gain]:+.4f} among {len(ok)} of {len(points)} settings "
-                  f"within {max_diversity_drop:.0%} diversity and {max_coherence_drop:.0%} coherence of base")
-    else:
-        best = min(points, key=lambda p: sum(max(0.0, x) for x in drops(p)))
-        reason = "no setting kept diversity and coherence near base; took the one that moved them least"
-    return best, ok, reason
-
-
 def choose_control(curve: dict[str, Any], max_diversity_drop: float = 0.10,
                    max_coherence_drop: float = 0.15) -> dict[str, Any]:
     """Step size x steps from a validation trade-off curve, by `choose_within_limits` (weaker control on ties)."""
@@ -365,8 +344,8 @@ def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress, 
     state_norm = float(real_states(states, lengths).norm(dim=-1).mean())
     if task.has_pairs:
         pairs = task.part("train", min(cfg.n_static_pairs, len(task.train)))
-        vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [_strip(e.chosen, cfg, model) for e in pairs],
-                          [_strip(e.rejected, cfg, model) for e in pairs], site_key, cfg.batch_size, progress)
+        vec = pair_vector(model, render_prompts(model, pairs, cfg.chat), [response_text(model, e.chosen, cfg.chat) for e in pairs],
+                          [response_text(model, e.rejected, cfg.chat) for e in pairs], site_key, cfg.batch_size, progress)
         source = f"chosen minus rejected response states, {len(pairs)} training pairs"
     else:
         vec = reward_contrast_vector(states, lengths, load_rewards(run_dir))
@@ -387,11 +366,6 @@ def _static_edit(cfg, run_dir, model, task, ev_val, base_val, method, progress, 
                                              strength=lambda p: p["scale"])
     return edit, {**tuning, "best_scale": best["scale"], "reason": reason, "validation_base": base,
                   "validation_by_scale": points}
-
-
-def _strip(text: str | None, cfg: REControlConfig, model) -> str:
-    use_chat = bool(getattr(model.tokenizer, "chat_template", None)) if cfg.chat is None else cfg.chat
-    return (text or "").lstrip() if use_chat else (text or "")
 
 
 register(PIPELINE)

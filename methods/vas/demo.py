@@ -36,31 +36,36 @@ def demo_config(model: str) -> Any:
         # keep the last epoch: with ~10 validation rollouts "best" often keeps the untrained (zero) head
         train=TrainConfig(epochs=4, batch_size=16, lr=1e-3, val_fraction=0.1, keep="last", seed=0),
         eval=EvalConfig(
-            betas=[32.0],  # a 384-rollout run on this model moved the reward at beta 32 and not at 2 or 8
+            betas=[2.0, 8.0, 32.0],  # candidates; one is chosen on validation prompts (n_val_prompts below)
             best_of=[],  # Best-of-N costs N generations per prompt; the full `interp vas evaluate` has it
-            top_k=10, max_new_tokens=24, batch_size=16, chat=False, coherence=True, n_boot=1000,
+            max_new_tokens=24, batch_size=16, chat=False, coherence=True, n_boot=1000,  # top_k: the reference's 20
         ),
         n_train_prompts=96,  # 96 sampled responses x 24 tokens: TD targets for every prefix (full run: 384+)
-        n_eval_prompts=32,  # base and VAS answer the same 32 prompts with the same seed: a paired interval
+        # beta by RE-Control's rule (largest gain, diversity within 5% and coherence within 10% of base) on 32
+        # validation prompts; the test prompts never choose anything
+        n_val_prompts=32,
+        n_eval_prompts=64,  # base and VAS answer the same 64 prompts with the same seed: a paired interval (32 left +0.10 [-0.13, +0.31])
         max_new_tokens=24,
     )
 
 
 def summarize(run_dir: Path) -> list[dict[str, Any]]:
     """The reward gain of VAS at each beta over base sampling (paired interval) and the value model's Spearman."""
-    from methods.vas.pipeline import TABLE_FILE
+    from methods.vas.pipeline import CHOICE_FILE, TABLE_FILE
 
     rel = f"evaluate/{TABLE_FILE}"
     t = read_json(run_dir / rel)
+    n = read_json(run_dir / "evaluate" / "config.json")["n_prompts"]  # a row's "n" is Best-of-N's N, not the sample
+    chosen = run_dir / "evaluate" / CHOICE_FILE
+    how = f", chosen on {read_json(chosen)['n_prompts']} validation prompts" if chosen.exists() else ""
     base = next(r for r in t["rows"] if r["method"] == "base")
     rows = []
     for i, r in enumerate(t["rows"]):
         if r["method"] != "vas":
             continue
-        rows.append({"effect": f"reward gain at beta={r['beta']:g} over base sampling ({t['reward']})",
+        rows.append({"effect": f"reward gain at beta={r['beta']:g}{how}, over base sampling ({t['reward']}, {n} test prompts)",
                      "value": r["delta"], "source": f"{rel}:rows[{i}].delta", "low": r["delta_low"],
-                     "high": r["delta_high"], "detail": f"base {base['reward']:.3f} -> {r['reward']:.3f}",
-                     "n": r.get("n")})
+                     "high": r["delta_high"], "detail": f"base {base['reward']:.3f} -> {r['reward']:.3f}", "n": n})
     rel = "train/metrics.json"
     m = read_json(run_dir / rel)
     rows.append({"effect": "value model: validation Spearman(V at last token, reward)", "value": m["val_spearman_end"],

@@ -13,7 +13,7 @@ seconds per prompt.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from torch import Tensor
@@ -155,3 +155,34 @@ def evaluate(
     bar.close()
     rows = [table_row(r, prompts, base, cfg) for r in runs]
     return rows, runs
+
+
+def choose_beta(
+    model: Any,
+    prompts: Sequence[str],
+    reward: Callable,
+    value: Any,
+    cfg: EvalConfig,
+    max_diversity_drop: float = 0.05,
+    max_coherence_drop: float = 0.10,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The beta to test, chosen on validation `prompts` only: base and VAS at every beta of `cfg.betas`, then
+    RE-Control's pre-registered rule (`choose_within_limits`: the largest reward gain whose diversity and
+    coherence stay within the given relative drops of base; ties: the smaller beta). Returns the choice,
+    the reason and the validation rows."""
+    from interp.metrics.selection import choose_within_limits
+
+    if not cfg.coherence:
+        raise ValueError("choosing beta on validation needs the coherence column (EvalConfig.coherence=True): the "
+                         "rule keeps coherence within a margin of base")
+    if not cfg.betas:
+        raise ValueError("choosing beta needs at least one candidate in EvalConfig.betas")
+    rows, _ = evaluate(model, prompts, reward, value, replace(cfg, best_of=[]), progress=progress)
+    base = rows[0]
+    points = [{**r, "reward_gain": r["delta"]} for r in rows[1:]]
+    best, ok, reason = choose_within_limits(base, points, "reward_gain", max_diversity_drop, max_coherence_drop,
+                                            strength=lambda p: p["beta"])
+    return {"beta": best["beta"], "reason": reason, "feasible": [p["beta"] for p in ok], "n_prompts": len(prompts),
+            "max_diversity_drop": max_diversity_drop, "max_coherence_drop": max_coherence_drop, "rows": rows}
+

@@ -11,6 +11,7 @@ is skipped, another config is refused unless `force`.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from interp.validate import check
 from methods.vas import demo
 from methods.vas.decoding import Guide, VASProcessor
 from methods.vas.defaults import DEFAULT_TOP_K
-from methods.vas.evaluate import EvalConfig, evaluate
+from methods.vas.evaluate import EvalConfig, choose_beta, evaluate
 from interp.rewards import get_reward
 from methods.vas.rollouts import load_rollouts, reward_summary, sample_rollouts, save_rollouts
 from methods.vas.train import TrainConfig, train_value_model
@@ -37,6 +38,7 @@ from methods.vas.value_model import ValueConfig, ValueModel
 
 ROLLOUTS_FILE = "rollouts.jsonl"  # rollouts/: the base model's samples with their rewards
 TABLE_FILE = "table.json"  # evaluate/: the evaluation table the explorer's trade-off views read
+CHOICE_FILE = "choice.json"  # evaluate/: beta chosen on validation prompts, with the validation rows
 
 
 def prompts_digest(prompts: Sequence[str]) -> str:
@@ -275,6 +277,12 @@ class VASConfig:
     eval_split: str = field(default="test", metadata={"help": "split the evaluation uses"})
     n_train_prompts: int | None = field(default=64, metadata={"help": "first N training prompts (all: unset)"})
     n_eval_prompts: int | None = field(default=32, metadata={"help": "first N evaluation prompts (all: unset)"})
+    val_split: str = field(default="validation", metadata={"help": "split that chooses beta (with n_val_prompts)"})
+    n_val_prompts: int | None = field(default=None, metadata={
+        "help": "choose beta among eval.betas on the first N validation prompts and test only that one (unset: "
+                "test every beta, nothing chosen)"})
+    max_diversity_drop: float = field(default=0.05, metadata={"help": "choice margin: diversity within this of base"})
+    max_coherence_drop: float = field(default=0.10, metadata={"help": "choice margin: coherence within this of base"})
     seed: int = field(default=0, metadata={"help": "data split and order"})
     reward: str = field(default="vader-sentiment", metadata={"help": "reward name (vader-sentiment, rm:PATH, neg:NAME, ...)"})
     samples_per_prompt: int = 1
@@ -287,8 +295,15 @@ class VASConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        check(self, counts=("n_train_prompts", "n_eval_prompts", "samples_per_prompt", "max_new_tokens", "batch_size"),
-              positive=("temperature",))
+        check(self, counts=("n_train_prompts", "n_eval_prompts", "n_val_prompts", "samples_per_prompt", "max_new_tokens",
+                            "batch_size"), positive=("temperature",), non_negative=("max_diversity_drop", "max_coherence_drop"))
+        if self.n_val_prompts is not None and self.val_split == self.eval_split:
+            raise ValueError(f"val_split and eval_split are both {self.eval_split!r}: beta would be chosen on the prompts "
+                             "it is tested on; choose on another split")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole experiment as plain JSON values (nested configs included), as a result file records it."""
+        return json.loads(json.dumps(asdict(self)))
 
 
 def _value_config(cfg: VASConfig) -> ValueConfig:
@@ -302,7 +317,8 @@ def _prompts(ctx: Context, which: str) -> tuple[list[str], str]:
     key = f"vas-prompts-{which}"
     if key not in ctx.scratch:
         cfg: VASConfig = ctx.cfg
-        split, n = (cfg.train_split, cfg.n_train_prompts) if which == "train" else (cfg.eval_split, cfg.n_eval_prompts)
+        split, n = {"train": (cfg.train_split, cfg.n_train_prompts), "eval": (cfg.eval_split, cfg.n_eval_prompts),
+                    "val": (cfg.val_split, cfg.n_val_prompts)}[which]
         ctx.scratch[key] = load_prompts(cfg.prompts, split, n, cfg.seed)
     return ctx.scratch[key]
 
@@ -335,13 +351,33 @@ def train_value(ctx: Context) -> dict[str, Any]:
                     ctx.cfg.train, ctx.progress)
 
 
-@PIPELINE.step(name="evaluate", needs=("train",), settings=lambda ctx: evaluate_settings(
-    ctx.cfg.model, ctx.path("train"), ctx.cfg.reward, *_prompts(ctx, "eval"), ctx.cfg.eval))
+def _evaluate_settings(ctx: Context) -> dict[str, Any]:
+    cfg: VASConfig = ctx.cfg
+    settings = evaluate_settings(cfg.model, ctx.path("train"), cfg.reward, *_prompts(ctx, "eval"), cfg.eval)
+    if cfg.n_val_prompts is not None:
+        val, source = _prompts(ctx, "val")
+        settings["choose_beta"] = {"prompts": source, "n_prompts": len(val), "prompts_sha": prompts_digest(val),
+                                   "max_diversity_drop": cfg.max_diversity_drop, "max_coherence_drop": cfg.max_coherence_drop}
+    return settings
+
+
+@PIPELINE.step(name="evaluate", needs=("train",), settings=_evaluate_settings)
 def evaluate_value(ctx: Context) -> dict[str, Any]:
-    """Base vs VAS at each beta (and Best-of-N) on the evaluation prompts, with paired intervals."""
+    """Base vs VAS at each beta (and Best-of-N) on the evaluation prompts, with paired intervals; with
+    n_val_prompts, beta is first chosen on validation prompts (CHOICE_FILE) and only that beta is tested."""
+    cfg: VASConfig = ctx.cfg
     prompts, _ = _prompts(ctx, "eval")
-    _, metrics = evaluate_into(ctx.step_dir, ctx.model(), prompts, ctx.path("train"), ctx.cfg.reward, ctx.cfg.eval,
-                               ctx.progress)
+    eval_cfg, choice = cfg.eval, None
+    if cfg.n_val_prompts is not None:
+        value = ValueModel.load(ctx.path("train"), device=ctx.model().device)
+        value.check_tokenizer(ctx.model(), what=f"value model {ctx.path('train')}")
+        choice = choose_beta(ctx.model(), _prompts(ctx, "val")[0], get_reward(cfg.reward), value, cfg.eval,
+                             cfg.max_diversity_drop, cfg.max_coherence_drop, ctx.progress)
+        write_json(ctx.step_dir / CHOICE_FILE, choice)
+        eval_cfg = replace(cfg.eval, betas=[choice["beta"]])
+    _, metrics = evaluate_into(ctx.step_dir, ctx.model(), prompts, ctx.path("train"), cfg.reward, eval_cfg, ctx.progress)
+    if choice is not None:
+        metrics["chosen_beta"] = {k: v for k, v in choice.items() if k != "rows"}
     return metrics
 
 
