@@ -10,6 +10,7 @@ table with its error; the others still run.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -69,6 +70,9 @@ def run(args) -> int:
     from interp.io import write_json
     from interp.redact import redact_obj
 
+    # the demo runs offline by contract: data missing from ../shared/data (or INTERP_DATA) is a clear error naming
+    # where it goes, never a silent download from a data hub (HF_HUB_OFFLINE=0 in the environment allows one)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     spec = args.model or DEFAULT_MODEL
     methods = chosen_methods(args.only)
     plan = make_plan(spec)

@@ -79,7 +79,9 @@ def verdict(row: Row) -> str:
     need = needed_size(row.n, z) if row.n else None
     if need is None:
         return f"{what}: no effect at this size" if row.n else what
-    return f"{what}: ~{need} pairs would show it at this effect (n = {row.n})"
+    # a difference below 0 or a ratio below 1: what more pairs would show is a drop, not the method working
+    drop = isinstance(row.value, (int, float)) and row.value < (0 if has_interval(row) else 1)
+    return f"{what}: ~{need} pairs would show it at this effect{', a drop' if drop else ''} (n = {row.n})"
 
 
 def pipeline_rows(pipeline: Any, run_dir: Path, name: str, title: str) -> list[Row]:

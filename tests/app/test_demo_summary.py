@@ -18,6 +18,9 @@ def test_sign_test_row():
     assert verdict(Row("ReprPO", "ratio", 1.10, "f:k", n=24, p=0.25)) == "p = 0.25: ~70 pairs would show it at this effect (n = 24)"
     assert verdict(Row("ReprPO", "ratio", 1.30, "f:k", n=24, p=0.01)) == "p < 0.05"
     assert verdict(Row("ReprPO", "ratio", 1.0, "f:k", n=24, p=1.0)) == "p = 1: no effect at this size"
+    # an estimate on the wrong side says so: more pairs would show a drop, not the method working
+    assert verdict(Row("VAS", "gain", -0.080, "f:k", -0.187, 0.032, n=64)).endswith("at this effect, a drop (n = 64)")
+    assert verdict(Row("ReprPO", "ratio", 0.90, "f:k", n=48, p=0.2)).endswith("at this effect, a drop (n = 48)")
 
 
 def test_needed_size_scales_with_the_square_of_z():
