@@ -99,3 +99,18 @@ def render(rows: list[Row]) -> str:
                    "95% interval": interval(r), "shows an effect?": verdict(r), "detail": r.detail,
                    "from": r.source.partition(":")[0]}
                   for r in rows])
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """A demo's summary.json as the README's markdown table: the rows with a number and an interval or a test
+    (the headline effects), then the wall time of each pipeline and of all of them."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(Row)}
+    rows = [Row(**{k: v for k, v in r.items() if k in names}) for r in summary["rows"]]
+    lines = ["| pipeline | measured effect | value | 95% interval | shows an effect? |", "|---|---|---|---|---|"]
+    lines += [f"| {r.pipeline} | {r.effect} | {value_text(r)} | {interval(r)} | {verdict(r)} |"
+              for r in rows if has_interval(r) or r.p is not None]
+    times = ", ".join(f"{name} {st['seconds']:.0f} s" for name, st in sorted(summary["pipelines"].items()))
+    return "\n".join(lines) + f"\n\nWall time: {times}; all four {summary['seconds']:.0f} s.\n"
+

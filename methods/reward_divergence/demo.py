@@ -1,6 +1,6 @@
 """Reward divergence in `interp demo`: its compact settings and the rows it adds to the demo's table.
 
-Two sizes: compact (a real model, the default SmolLM2-135M-Instruct, within the demo's 20 minutes on
+Two sizes: compact (a real model, the default SmolLM2-135M-Instruct, within the demo's 15 minutes on
 2 CPU cores; the comment on each size says why) and tiny (stories260k and the tiny-random models, the
 CI settings of `PipelineConfig.small`: seconds).
 """

@@ -31,3 +31,20 @@ def test_needed_size_scales_with_the_square_of_z():
 
 def test_rendered_table_has_the_column():
     assert "shows an effect?" in render([Row("m", "gain", 0.2, "f:k", 0.05, 0.35, n=48)])
+
+
+def test_readme_demo_table_is_the_committed_demo_run():
+    """README.md's demo table is `markdown()` of the committed summary it names: a changed number fails here."""
+    import json
+    import re
+    from pathlib import Path
+
+    from app.demo.summary import markdown
+
+    root = Path(__file__).resolve().parents[2]
+    blocks = re.findall(r"<!-- demo-table:(\S+) -->\n(.*?)<!-- /demo-table -->", (root / "README.md").read_text(), re.S)
+    assert blocks, "README.md has no demo-table block"
+    for name, body in blocks:
+        summary = json.loads((root / "benchmarks" / "results" / name).read_text())
+        assert body == markdown(summary), name
+        assert all(s["ok"] for s in summary["pipelines"].values())
