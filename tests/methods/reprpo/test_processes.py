@@ -26,7 +26,11 @@ def relative_distance(a: dict, b: dict) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method, transform", [("rank", "none"), ("projgrad", "none")])
+# mse, not rank or prefvec: their retain term relu(-z) sits on its kink at the first step (policy = reference,
+# z = 0), so the sign of float noise in z decides whether the whole DPO gradient applies. Measured on one
+# machine: one process with a batch of two had z = -3.8e-6 (step-1 gradient norm 16.3), two processes z = 0
+# (norm 0.004); another machine's noise had the same sign in both. A test of DDP must not hinge on that.
+@pytest.mark.parametrize("method, transform", [("mse", "none"), ("projgrad", "none")])
 def test_two_processes_equal_one_process_with_double_batch(stories_model, tmp_path, method, transform):
     sys.path.insert(0, str(JOB.parent))
     from train_job import job_config, job_pairs
