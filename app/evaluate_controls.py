@@ -48,17 +48,34 @@ def _prereg() -> dict[str, Any]:
     return json.loads(PREREG.read_text())
 
 
-def re_control_config(runs: Path, judge: str = JUDGE):
+def judge_of(runs: Path) -> str:
+    """The judge's run directory for this measurement: the one `--judge` recorded in RUNS/judge.json, else JUDGE."""
+    file = runs / "judge.json"
+    return json.loads(file.read_text())["judge"] if file.exists() else JUDGE
+
+
+def set_judge(runs: Path, judge: str) -> None:
+    """Record the judge for every step of this measurement; a different judge for a started one is refused
+    (its rewards would mix two judges)."""
+    from interp.io import write_json
+
+    current = judge_of(runs)
+    if (runs / "judge.json").exists() and current != judge:
+        raise ValueError(f"{runs} was started with the judge {current!r}; use a new --runs folder for {judge!r}")
+    write_json(runs / "judge.json", {"judge": judge})
+
+
+def re_control_config(runs: Path, judge: str | None = None):
     from methods.re_control.config import REControlConfig
 
     d = json.loads(RE_CONTROL_CONFIG.read_text())
-    d["reward"] = f"rm:{judge}"
+    d["reward"] = f"rm:{judge or judge_of(runs)}"
     d["compare_values"] = []
     d["batch_size"] = int(os.environ.get("BATCH_SIZE", 16))
     return REControlConfig.from_dict(d)
 
 
-def prepare_re_control(runs: Path, judge: str = JUDGE) -> dict[str, Any]:
+def prepare_re_control(runs: Path, judge: str | None = None) -> dict[str, Any]:
     """The pre-registered evaluation's trajectories, labels and value function (steps skipped when finished)."""
     from interp.pipeline import run
     from methods.re_control.pipeline import PIPELINE
@@ -83,21 +100,21 @@ def vas_prompt_file(runs: Path) -> Path:
     return path
 
 
-def vas_config(runs: Path, judge: str = JUDGE):
+def vas_config(runs: Path, judge: str | None = None):
     from methods.vas.pipeline import VASConfig
     from methods.vas.train import TrainConfig
     from methods.vas.value_model import ValueConfig
 
     model = re_control_config(runs).model
     return VASConfig(
-        model=model, prompts=str(vas_prompt_file(runs)), n_train_prompts=None, reward=f"rm:{judge}", max_new_tokens=48,
+        model=model, prompts=str(vas_prompt_file(runs)), n_train_prompts=None, reward=f"rm:{judge or judge_of(runs)}", max_new_tokens=48,
         chat=False, batch_size=16,
         value=ValueConfig(backbone=model, adapter="lora", head="linear", n_layers=6),
         train=TrainConfig(epochs=1, batch_size=16, lr=1e-3, val_fraction=0.1, seed=0),  # an epoch of 384 HH rollouts takes ~10 min here
     )
 
 
-def prepare_vas(runs: Path, judge: str = JUDGE) -> dict[str, Any]:
+def prepare_vas(runs: Path, judge: str | None = None) -> dict[str, Any]:
     from interp.pipeline import run
     from methods.vas.pipeline import PIPELINE
 
@@ -461,9 +478,13 @@ def main(argv: list[str] | None = None) -> int:
                                        "evaluate", "explain", "write"])
     p.add_argument("--runs", default="runs/controls")
     p.add_argument("--out", default="methods/re_control/results/controls-smollm2.json")
+    p.add_argument("--judge", default=None, help=f"the judge's reward-model run directory, recorded for every later "
+                   f"step of this --runs folder (default {JUDGE}, the pre-registered evaluation's)")
     a = p.parse_args(argv)
     runs = Path(a.runs)
     runs.mkdir(parents=True, exist_ok=True)
+    if a.judge:
+        set_judge(runs, a.judge)
     steps = {"prepare-re-control": prepare_re_control, "prepare-vas": prepare_vas, "prepare-vector": prepare_vector,
              "prepare-sae": prepare_sae, "choose": choose, "evaluate": evaluate, "explain": explain}
     if a.command == "write":

@@ -56,3 +56,12 @@ def test_readme_tables_are_the_result_files():
     method_readme = (root / "methods" / "re_control" / "README.md").read_text()
     assert _block(method_readme, "controls-table") == tables[0]
     assert _block(method_readme, "sparse-table") == tables[1]
+
+
+def test_the_judge_is_recorded_per_runs_folder_and_cannot_change(tmp_path):
+    assert ec.re_control_config(tmp_path).reward == f"rm:{ec.JUDGE}"  # the pre-registered evaluation's by default
+    ec.set_judge(tmp_path, "elsewhere/rm")
+    assert ec.re_control_config(tmp_path).reward == "rm:elsewhere/rm"
+    ec.set_judge(tmp_path, "elsewhere/rm")  # the same judge again is fine
+    with pytest.raises(ValueError, match="started with the judge"):
+        ec.set_judge(tmp_path, "another/rm")
