@@ -41,6 +41,13 @@ def test_the_test_split_gets_only_the_beta_chosen_on_validation(tmp_path):
     assert best["beta"] == choice["beta"]
     # the test table has base and the chosen beta only: no other candidate ever sees a test prompt
     assert [(r["method"], r["beta"]) for r in table["rows"]] == [("base", 0.0), ("vas", choice["beta"])]
+    # the result file holds both tables under the labels the README's rows use
+    from methods.vas.results import result_from_run
+
+    record = result_from_run(tmp_path)
+    assert [r["label"] for r in record["table"]] == ["test: base", f"test: VAS beta {choice['beta']:g}", "validation: base",
+                                                     "validation: VAS beta 1", "validation: VAS beta 64"]
+    assert record["notes"]["choice"]["beta"] == choice["beta"] and record["data"]["n_eval_prompts"] == 4
 
 
 def test_choosing_on_the_test_split_is_refused():
