@@ -45,8 +45,8 @@ def demo_config(model: str) -> Any:
             do_sample=False,
         ),
         n_train_prompts=96,  # 96 sampled responses x 24 tokens: TD targets for every prefix (full run: 384+)
-        # beta by RE-Control's rule (largest gain, diversity within 5% and coherence within 10% of base) on 32
-        # validation prompts; the test prompts never choose anything
+        # beta by RE-Control's rule (the largest gain within the margins below) on 32 validation prompts; the test
+        # prompts never choose anything
         n_val_prompts=32,
         # margins 15% / 15% (the method's defaults are 5% / 10%): 32 validation prompts move n-gram diversity and
         # coherence by several percent on their own, and greedy VAS trades diversity for reward (beta 8: -13%);
@@ -63,7 +63,9 @@ def summarize(run_dir: Path) -> list[dict[str, Any]]:
 
     rel = f"evaluate/{TABLE_FILE}"
     t = read_json(run_dir / rel)
-    n = read_json(run_dir / "evaluate" / "config.json")["n_prompts"]  # a row's "n" is Best-of-N's N, not the sample
+    settings = read_json(run_dir / "evaluate" / "config.json")
+    n = settings["n_prompts"]  # a row's "n" is Best-of-N's N, not the sample
+    decoding = "sampling" if settings.get("do_sample", True) else "greedy"
     chosen = run_dir / "evaluate" / CHOICE_FILE
     how = f", chosen on {read_json(chosen)['n_prompts']} validation prompts" if chosen.exists() else ""
     base = next(r for r in t["rows"] if r["method"] == "base")
@@ -71,7 +73,6 @@ def summarize(run_dir: Path) -> list[dict[str, Any]]:
     for i, r in enumerate(t["rows"]):
         if r["method"] != "vas":
             continue
-        decoding = "sampling" if read_json(run_dir / "evaluate" / "config.json").get("do_sample", True) else "greedy"
         rows.append({"effect": f"reward gain at beta={r['beta']:g}{how}, over base {decoding} ({t['reward']}, {n} test prompts)",
                      "value": r["delta"], "source": f"{rel}:rows[{i}].delta", "low": r["delta_low"],
                      "high": r["delta_high"], "detail": f"base {base['reward']:.3f} -> {r['reward']:.3f}, diversity {_change(r, base, 'diversity')}, "
@@ -85,7 +86,8 @@ def summarize(run_dir: Path) -> list[dict[str, Any]]:
 
 def _change(row: dict[str, Any], base: dict[str, Any], key: str) -> str:
     """A column's relative change from base, or 'not measured'."""
-    if row.get(key) is None or not base.get(key):
-        return "not measured"
-    return f"{(row[key] - base[key]) / abs(base[key]):+.0%}"
+    from methods.vas.evaluate import relative_change
+
+    change = relative_change(row, base, key)
+    return "not measured" if change is None else f"{change:+.0%}"
 

@@ -108,6 +108,13 @@ def run_best_of_n(
             for n, chosen, best in best_of_first_n(texts, rewards, ns)]
 
 
+def relative_change(row: dict[str, Any], base: dict[str, Any], key: str) -> float | None:
+    """(row - base) / |base| of one column, or None where either side lacks it (coherence off) or base is 0."""
+    if row.get(key) is None or not base.get(key):
+        return None
+    return (row[key] - base[key]) / abs(base[key])
+
+
 def table_row(run: Run, prompts: Sequence[str], base: Run | None, cfg: EvalConfig) -> dict[str, Any]:
     """Mean reward with its interval, paired difference from base, diversity, coherence, seconds per prompt."""
     from interp.metrics import bootstrap_mean, diversity, paired_bootstrap_diff

@@ -23,8 +23,10 @@ def _label(part: str, row: dict[str, Any]) -> str:
 
 def _change(row: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
     """Diversity and coherence relative to base, as the tables print them."""
-    return {f"{k}_change": (row[k] - base[k]) / abs(base[k]) for k in ("diversity", "coherence")
-            if row.get(k) is not None and base.get(k)}
+    from methods.vas.evaluate import relative_change
+
+    changes = {f"{k}_change": relative_change(row, base, k) for k in ("diversity", "coherence")}
+    return {k: v for k, v in changes.items() if v is not None}
 
 
 def result_from_run(run_dir: str | Path) -> dict[str, Any]:
